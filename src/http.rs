@@ -1,0 +1,186 @@
+//! pushgate's own HTTP request and response types.
+//!
+//! Handlers (`push`, `scrape`, `api`, `ui`) take a [`Request`] and return a
+//! [`Response`]; only `server` converts to and from the HTTP library, so every
+//! handler can be tested in-process without sockets. Header names compare
+//! case-insensitively; the path is kept as percent-decoded bytes because a
+//! client may send `%FF`, which is not UTF-8 and must be rejected by the push
+//! handler with a clear message rather than by the router.
+
+use std::net::SocketAddr;
+
+/// Content type of every plain-text answer (errors, health).
+pub const TEXT_PLAIN: &str = "text/plain; charset=utf-8";
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Head,
+    Post,
+    Put,
+    Delete,
+    Options,
+    Other(String),
+}
+
+impl Method {
+    pub fn parse(s: &str) -> Method {
+        match s {
+            "GET" => Method::Get,
+            "HEAD" => Method::Head,
+            "POST" => Method::Post,
+            "PUT" => Method::Put,
+            "DELETE" => Method::Delete,
+            "OPTIONS" => Method::Options,
+            other => Method::Other(other.to_string()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Delete => "DELETE",
+            Method::Options => "OPTIONS",
+            Method::Other(s) => s,
+        }
+    }
+
+    /// The lower-case name used as the `method` label of own metrics.
+    pub fn label(&self) -> String {
+        self.as_str().to_ascii_lowercase()
+    }
+}
+
+/// A request body as read by the server: complete, or cut off because it
+/// exceeded `--push.max-body-bytes`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Body {
+    Complete(Vec<u8>),
+    TooLarge { limit: u64 },
+}
+
+#[derive(Clone, Debug)]
+pub struct Request {
+    pub method: Method,
+    /// Percent-decoded path with the route prefix already removed; starts with `/`.
+    pub path: Vec<u8>,
+    /// The raw request target as sent (path and query), for size accounting.
+    pub raw_url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Body,
+    pub remote_addr: Option<SocketAddr>,
+}
+
+impl Request {
+    /// A request with no headers and an empty body, for tests and internal use.
+    pub fn new(method: Method, path: &str) -> Request {
+        Request {
+            method,
+            path: path.as_bytes().to_vec(),
+            raw_url: path.to_string(),
+            headers: Vec::new(),
+            body: Body::Complete(Vec::new()),
+            remote_addr: None,
+        }
+    }
+
+    pub fn with_header(mut self, name: &str, value: &str) -> Request {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    pub fn with_body(mut self, body: impl Into<Vec<u8>>) -> Request {
+        self.body = Body::Complete(body.into());
+        self
+    }
+
+    /// The first header named `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// A response with no body and no headers.
+    pub fn empty(status: u16) -> Response {
+        Response {
+            status,
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+
+    /// A plain-text response whose body is exactly `body` (no newline added).
+    pub fn plain(status: u16, body: &str) -> Response {
+        Response::empty(status)
+            .with_header("Content-Type", TEXT_PLAIN)
+            .with_header("X-Content-Type-Options", "nosniff")
+            .with_body(body.as_bytes().to_vec())
+    }
+
+    /// A plain-text error: `message` plus a newline, as Go's `http.Error`.
+    pub fn error(status: u16, message: &str) -> Response {
+        let mut body = String::with_capacity(message.len() + 1);
+        body.push_str(message);
+        body.push('\n');
+        Response::plain(status, &body)
+    }
+
+    pub fn not_found() -> Response {
+        Response::error(404, "404 page not found")
+    }
+
+    /// 405 with the `Allow` header listing `allowed` (already sorted).
+    pub fn method_not_allowed(allowed: &[&str]) -> Response {
+        Response::error(405, "Method Not Allowed").with_header("Allow", &allowed.join(", "))
+    }
+
+    pub fn with_header(mut self, name: &str, value: &str) -> Response {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    pub fn with_body(mut self, body: Vec<u8>) -> Response {
+        self.body = body;
+        self
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_appends_newline() {
+        let r = Response::error(400, "job name is required");
+        assert_eq!(r.body, b"job name is required\n");
+        assert_eq!(r.header("content-type"), Some(TEXT_PLAIN));
+    }
+
+    #[test]
+    fn header_lookup_is_case_insensitive() {
+        let r = Request::new(Method::Get, "/").with_header("Content-Encoding", "gzip");
+        assert_eq!(r.header("content-encoding"), Some("gzip"));
+        assert_eq!(r.header("accept"), None);
+    }
+}
