@@ -1,10 +1,23 @@
 //! The metric store: groups keyed by grouping key, and the consistency index.
 //!
-//! Knows nothing of HTTP, files or wire formats. (Implementation in progress.)
+//! Owns every pushed family and the two push-time gauges of each group, and
+//! decides whether a push is accepted (upstream `storage/diskmetricstore.go`).
+//! Unlike upstream, the consistency check costs time proportional to the
+//! pushed data, not to the whole store (upstream #313): a per-family index
+//! keeps the types, the holding groups and a hash of every series' labels.
+//! Knows nothing of HTTP, files or wire formats; `persist` reads and restores
+//! it through [`Store::groups`] and [`Store::restore`].
 
-use std::sync::Arc;
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt::Write as _;
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::model::{GroupingKey, MetricFamily, Value, PUSH_FAILURE_TIME_METRIC, PUSH_TIME_METRIC};
+use crate::model::{
+    GroupingKey, Label, Metric, MetricFamily, MetricType, NameValidation, Value, INSTANCE_LABEL,
+    PUSH_FAILURE_TIME_HELP, PUSH_FAILURE_TIME_METRIC, PUSH_TIME_HELP, PUSH_TIME_METRIC,
+};
 
 /// A family as last written to a group, with the receive time of that write.
 #[derive(Clone, Debug, PartialEq)]
@@ -48,5 +61,1084 @@ impl GroupSnapshot {
     /// False if and only if the last failure is newer than the last success.
     pub fn last_push_successful(&self) -> bool {
         self.failure_time() <= self.push_time()
+    }
+
+    /// Unix seconds of the last write, successful or not.
+    pub fn last_write(&self) -> f64 {
+        self.push_time().max(self.failure_time())
+    }
+}
+
+/// All stored families of one name, merged across groups, as a scrape sees them.
+#[derive(Clone, Debug)]
+pub struct GatheredFamily {
+    pub name: String,
+    /// HELP of the first group (by grouping key) that holds the family.
+    pub help: Option<String>,
+    pub kind: MetricType,
+    /// One entry per holding group, in grouping-key order.
+    pub members: Vec<Arc<TimestampedFamily>>,
+}
+
+/// A family pushgate exposes itself: pushed families of that name must have
+/// its type (and get its HELP when rendered).
+#[derive(Clone, Debug)]
+pub struct ReservedFamily {
+    pub name: String,
+    pub kind: MetricType,
+}
+
+/// How strictly pushes are checked (`--push.disable-consistency-check`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CheckMode {
+    /// Reject pushes that would make the exposition inconsistent (upstream default).
+    Checked,
+    /// Store pushes that pass the body-local checks even if they conflict
+    /// with other groups; scrapes then fail until the conflict is deleted.
+    Unchecked,
+}
+
+/// A write of families to one group.
+#[derive(Clone, Debug)]
+pub struct Push {
+    pub key: GroupingKey,
+    pub families: Vec<MetricFamily>,
+    /// PUT replaces the whole group; POST only the families it names.
+    pub replace_group: bool,
+    /// Unix nanoseconds when the request was received.
+    pub received_at: i64,
+}
+
+/// Why a push was rejected: the individual problems, in a stable order.
+/// The push handler adds upstream's prefix
+/// `pushed metrics are invalid or inconsistent with existing metrics: `.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejection {
+    pub problems: Vec<String>,
+}
+
+impl std::fmt::Display for Rejection {
+    /// One problem as is; several as client_golang's `MultiError`:
+    /// `2 error(s) occurred:\n* a\n* b`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.problems.as_slice() {
+            [one] => f.write_str(one),
+            many => {
+                write!(f, "{} error(s) occurred:", many.len())?;
+                for p in many {
+                    write!(f, "\n* {}", p)?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl std::error::Error for Rejection {}
+
+/// Outcome of [`Store::push`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PushOutcome {
+    Applied,
+    /// Nothing pushed was applied; the group's failure gauge was set.
+    Rejected(Rejection),
+}
+
+type GroupId = Arc<[u8]>;
+
+struct Group {
+    key: GroupingKey,
+    families: BTreeMap<String, Arc<TimestampedFamily>>,
+}
+
+/// Everything the consistency check needs to know about one family name.
+#[derive(Default)]
+struct FamilyIndex {
+    /// Holding groups, in grouping-key order (the first supplies the HELP).
+    groups: BTreeSet<GroupId>,
+    /// How many holding groups use each type (more than one non-zero entry
+    /// is possible only in unchecked mode).
+    type_counts: [u32; 6],
+    /// Series count per label-set hash, across holding groups.
+    series: HashMap<u64, u32>,
+    /// Number of hashes with a count above one (candidate duplicates).
+    shared_hashes: usize,
+}
+
+impl FamilyIndex {
+    fn types_in_use(&self) -> impl Iterator<Item = MetricType> + '_ {
+        MetricType::ALL
+            .into_iter()
+            .filter(|t| self.type_counts[*t as usize] > 0)
+    }
+}
+
+#[derive(Default)]
+struct State {
+    groups: BTreeMap<GroupId, Group>,
+    index: BTreeMap<String, FamilyIndex>,
+    /// Bumped on every change; lets readers cache and persistence skip idle periods.
+    generation: u64,
+    series_count: usize,
+}
+
+/// The store. All methods take `&self`; one mutex serialises writes, and
+/// readers copy out shared pointers under it, so rendering happens unlocked.
+pub struct Store {
+    state: Mutex<State>,
+    reserved: HashMap<String, MetricType>,
+    mode: CheckMode,
+    names: NameValidation,
+}
+
+impl Store {
+    /// An empty store. `reserved` are the own families (name and type).
+    pub fn new(reserved: Vec<ReservedFamily>, mode: CheckMode, names: NameValidation) -> Store {
+        Store {
+            state: Mutex::new(State::default()),
+            reserved: reserved.into_iter().map(|r| (r.name, r.kind)).collect(),
+            mode,
+            names,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves the state as the last
+        // completed mutation left it (every mutation below finishes its
+        // index updates before returning), so a poisoned lock is still usable.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Applies a PUT or POST. Returns `Rejected` with every problem found
+    /// when the push has timestamps, fails a body-local check, or (checked
+    /// mode) conflicts with stored families; a rejected push changes nothing
+    /// but the group's failure gauge (creating the group if needed).
+    pub fn push(&self, push: Push) -> PushOutcome {
+        let Push {
+            key,
+            families,
+            replace_group,
+            received_at,
+        } = push;
+        let families = prepare_families(&key, families);
+        let local = local_problems(&families, self.names);
+        let mut state = self.lock();
+        let gid: GroupId = key.sort_key().into();
+        let problems = if !local.is_empty() {
+            local
+        } else if self.mode == CheckMode::Checked {
+            self.cross_group_problems(&state, &gid, &families, replace_group)
+        } else {
+            Vec::new()
+        };
+        if !problems.is_empty() {
+            state.record_failure(gid, key, received_at);
+            return PushOutcome::Rejected(Rejection { problems });
+        }
+        state.apply(gid, key, families, replace_group, received_at);
+        PushOutcome::Applied
+    }
+
+    /// Removes the group with exactly this key. Returns whether it existed.
+    pub fn delete(&self, key: &GroupingKey) -> bool {
+        let mut state = self.lock();
+        let gid: GroupId = key.sort_key().into();
+        state.remove_group(&gid)
+    }
+
+    /// Removes every group. Returns how many there were.
+    pub fn wipe(&self) -> usize {
+        let mut state = self.lock();
+        let ids: Vec<GroupId> = state.groups.keys().cloned().collect();
+        for id in &ids {
+            state.remove_group(id);
+        }
+        ids.len()
+    }
+
+    /// Removes every group whose keys satisfy `matches`. Returns the removed keys.
+    pub fn delete_where(&self, matches: impl Fn(&GroupingKey) -> bool) -> Vec<GroupingKey> {
+        let mut state = self.lock();
+        let doomed: Vec<(GroupId, GroupingKey)> = state
+            .groups
+            .iter()
+            .filter(|(_, g)| matches(&g.key))
+            .map(|(id, g)| (id.clone(), g.key.clone()))
+            .collect();
+        for (id, _) in &doomed {
+            state.remove_group(id);
+        }
+        doomed.into_iter().map(|(_, k)| k).collect()
+    }
+
+    /// A copy of every group, sorted by grouping key.
+    pub fn groups(&self) -> Vec<GroupSnapshot> {
+        let state = self.lock();
+        state
+            .groups
+            .values()
+            .map(|g| GroupSnapshot {
+                key: g.key.clone(),
+                families: g.families.values().cloned().collect(),
+            })
+            .collect()
+    }
+
+    /// Replaces the whole content with `groups` (used once, at start, by
+    /// persistence). Groups are trusted to be sanitised already.
+    pub fn restore(&self, groups: Vec<GroupSnapshot>) {
+        let mut state = self.lock();
+        *state = State::default();
+        for g in groups {
+            let gid: GroupId = g.key.sort_key().into();
+            let mut group = Group {
+                key: g.key,
+                families: BTreeMap::new(),
+            };
+            for f in g.families {
+                state.index_add(&gid, &f.family);
+                group.families.insert(f.family.name.clone(), f);
+            }
+            state.groups.insert(gid, group);
+        }
+        state.generation += 1;
+    }
+
+    /// Every stored family merged by name, sorted by name, or the problems
+    /// that make the stored data inconsistent (only possible after unchecked
+    /// pushes). Rendering happens after the lock is released.
+    pub fn gather(&self) -> Result<(u64, Vec<GatheredFamily>), Rejection> {
+        let state = self.lock();
+        let problems = state.inconsistencies();
+        if !problems.is_empty() {
+            return Err(Rejection { problems });
+        }
+        let mut out = Vec::with_capacity(state.index.len());
+        for (name, idx) in &state.index {
+            let members: Vec<Arc<TimestampedFamily>> = idx
+                .groups
+                .iter()
+                .filter_map(|gid| state.groups.get(gid)?.families.get(name).cloned())
+                .collect();
+            let Some(first) = members.first() else {
+                continue;
+            };
+            out.push(GatheredFamily {
+                name: name.clone(),
+                help: first.family.help.clone(),
+                kind: first.family.kind,
+                members,
+            });
+        }
+        Ok((state.generation, out))
+    }
+
+    /// A counter that changes whenever the content changes.
+    pub fn generation(&self) -> u64 {
+        self.lock().generation
+    }
+
+    /// Number of groups and of stored series (push-time gauges included).
+    pub fn usage(&self) -> (usize, usize) {
+        let state = self.lock();
+        (state.groups.len(), state.series_count)
+    }
+
+    /// Takes and releases the lock: hangs if a writer is wedged, which is
+    /// what a health check should notice.
+    pub fn ping(&self) {
+        drop(self.lock());
+    }
+
+    fn cross_group_problems(
+        &self,
+        state: &State,
+        gid: &GroupId,
+        families: &[MetricFamily],
+        replace_group: bool,
+    ) -> Vec<String> {
+        let group = state.groups.get(gid);
+        let pushed: HashMap<&str, MetricType> =
+            families.iter().map(|f| (f.name.as_str(), f.kind)).collect();
+        // A family of the pushing group that this push replaces does not count
+        // as existing; kept families (POST) do.
+        let replaced = |name: &str| replace_group || pushed.contains_key(name);
+        let existing_type = |name: &str| -> Option<MetricType> {
+            if let Some(kind) = self.reserved.get(name) {
+                return Some(*kind);
+            }
+            let idx = state.index.get(name)?;
+            let mut counts = idx.type_counts;
+            if let Some(own) = group.and_then(|g| g.families.get(name)) {
+                if replaced(name) {
+                    counts[own.family.kind as usize] -= 1;
+                }
+            }
+            MetricType::ALL
+                .into_iter()
+                .find(|t| counts[*t as usize] > 0)
+        };
+        let mut problems = Vec::new();
+        for family in families {
+            let name = family.name.as_str();
+            if let Some(own) = self.reserved.get(name) {
+                if *own != family.kind {
+                    problems.push(format!(
+                        "gathered metric family {} has type {} but should have {}",
+                        name, family.kind, own
+                    ));
+                    continue;
+                }
+            } else if let Some(existing) = existing_type(name) {
+                if existing != family.kind {
+                    for m in &family.metrics {
+                        problems.push(format!(
+                            "collected metric {:?} {{ {} }} is not a {}",
+                            name,
+                            metric_dump(m),
+                            existing
+                        ));
+                    }
+                    continue;
+                }
+            }
+            // Suffix collisions, against stored families and the rest of the push.
+            let exists = |n: &str| -> Option<MetricType> {
+                pushed.get(n).copied().or_else(|| existing_type(n))
+            };
+            if let Some(p) = suffix_collision(name, family.kind, exists) {
+                problems.push(p);
+                continue;
+            }
+            self.duplicate_problems(state, gid, family, replace_group, &mut problems);
+        }
+        problems
+    }
+
+    /// Series of `family` whose exact label set another group already holds
+    /// under the same family name.
+    fn duplicate_problems(
+        &self,
+        state: &State,
+        gid: &GroupId,
+        family: &MetricFamily,
+        replace_group: bool,
+        problems: &mut Vec<String>,
+    ) {
+        let Some(idx) = state.index.get(&family.name) else {
+            return;
+        };
+        // This group's own copy of the family is always replaced by the push
+        // (PUT replaces everything, POST the families it names).
+        let _ = replace_group;
+        let mut own_hashes: HashMap<u64, u32> = HashMap::new();
+        if let Some(own) = state.groups.get(gid).and_then(|g| g.families.get(&family.name)) {
+            for m in &own.family.metrics {
+                *own_hashes.entry(label_hash(&m.labels)).or_default() += 1;
+            }
+        }
+        for m in &family.metrics {
+            let h = label_hash(&m.labels);
+            let stored = idx.series.get(&h).copied().unwrap_or(0);
+            let mine = own_hashes.get(&h).copied().unwrap_or(0);
+            if stored <= mine {
+                continue;
+            }
+            // A hash hit: confirm with an exact comparison (collisions are
+            // astronomically rare, so this scan almost never runs in vain).
+            let duplicate = idx.groups.iter().filter(|g| *g != gid).any(|g| {
+                state
+                    .groups
+                    .get(g)
+                    .and_then(|g| g.families.get(&family.name))
+                    .is_some_and(|f| f.family.metrics.iter().any(|o| o.labels == m.labels))
+            });
+            if duplicate {
+                problems.push(duplicate_message(&family.name, m));
+            }
+        }
+    }
+}
+
+impl State {
+    fn index_add(&mut self, gid: &GroupId, family: &MetricFamily) {
+        let idx = self.index.entry(family.name.clone()).or_default();
+        idx.groups.insert(gid.clone());
+        idx.type_counts[family.kind as usize] += 1;
+        for m in &family.metrics {
+            let count = idx.series.entry(label_hash(&m.labels)).or_default();
+            *count += 1;
+            if *count == 2 {
+                idx.shared_hashes += 1;
+            }
+        }
+        self.series_count += family.metrics.len();
+    }
+
+    fn index_remove(&mut self, gid: &GroupId, family: &MetricFamily) {
+        let Some(idx) = self.index.get_mut(&family.name) else {
+            return;
+        };
+        idx.groups.remove(gid);
+        let count = &mut idx.type_counts[family.kind as usize];
+        *count = count.saturating_sub(1);
+        for m in &family.metrics {
+            let h = label_hash(&m.labels);
+            if let Some(count) = idx.series.get_mut(&h) {
+                *count -= 1;
+                if *count == 1 {
+                    idx.shared_hashes -= 1;
+                }
+                if *count == 0 {
+                    idx.series.remove(&h);
+                }
+            }
+        }
+        if idx.groups.is_empty() {
+            self.index.remove(&family.name);
+        }
+        self.series_count = self.series_count.saturating_sub(family.metrics.len());
+    }
+
+    fn remove_group(&mut self, gid: &GroupId) -> bool {
+        let Some(group) = self.groups.remove(gid) else {
+            return false;
+        };
+        for f in group.families.values() {
+            self.index_remove(gid, &f.family);
+        }
+        self.generation += 1;
+        true
+    }
+
+    fn set_family(&mut self, gid: &GroupId, family: MetricFamily, written_at: i64) {
+        let old = self
+            .groups
+            .get_mut(gid)
+            .and_then(|g| g.families.remove(&family.name));
+        if let Some(old) = old {
+            self.index_remove(gid, &old.family);
+        }
+        self.index_add(gid, &family);
+        if let Some(group) = self.groups.get_mut(gid) {
+            group.families.insert(
+                family.name.clone(),
+                Arc::new(TimestampedFamily { family, written_at }),
+            );
+        }
+    }
+
+    fn ensure_group(&mut self, gid: &GroupId, key: GroupingKey) {
+        self.groups.entry(gid.clone()).or_insert_with(|| Group {
+            key,
+            families: BTreeMap::new(),
+        });
+    }
+
+    /// The failure gauge := now; the success gauge is created with 0 if absent.
+    fn record_failure(&mut self, gid: GroupId, key: GroupingKey, now: i64) {
+        self.ensure_group(&gid, key.clone());
+        self.set_family(&gid, push_time_family(&key, PUSH_FAILURE_TIME_METRIC, now), now);
+        self.ensure_gauge(&gid, &key, PUSH_TIME_METRIC, now);
+        self.generation += 1;
+    }
+
+    fn ensure_gauge(&mut self, gid: &GroupId, key: &GroupingKey, name: &str, now: i64) {
+        let present = self
+            .groups
+            .get(gid)
+            .is_some_and(|g| g.families.contains_key(name));
+        if !present {
+            self.set_family(gid, push_time_family(key, name, 0), now);
+        }
+    }
+
+    fn apply(
+        &mut self,
+        gid: GroupId,
+        key: GroupingKey,
+        families: Vec<MetricFamily>,
+        replace_group: bool,
+        now: i64,
+    ) {
+        self.ensure_group(&gid, key.clone());
+        if replace_group {
+            let stale: Vec<Arc<TimestampedFamily>> = self
+                .groups
+                .get_mut(&gid)
+                .map(|g| {
+                    let keep = |n: &str| n == PUSH_FAILURE_TIME_METRIC;
+                    let names: Vec<String> =
+                        g.families.keys().filter(|n| !keep(n)).cloned().collect();
+                    names
+                        .iter()
+                        .filter_map(|n| g.families.remove(n))
+                        .collect()
+                })
+                .unwrap_or_default();
+            for f in stale {
+                self.index_remove(&gid, &f.family);
+            }
+        }
+        for family in families {
+            self.set_family(&gid, family, now);
+        }
+        self.set_family(&gid, push_time_family(&key, PUSH_TIME_METRIC, now), now);
+        self.ensure_gauge(&gid, &key, PUSH_FAILURE_TIME_METRIC, now);
+        self.generation += 1;
+    }
+
+    /// Problems that make a scrape fail: type conflicts, duplicate series and
+    /// suffix collisions across groups. Cheap when there are none: duplicates
+    /// are only searched in families whose hash index has shared entries.
+    fn inconsistencies(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        for (name, idx) in &self.index {
+            let types: Vec<MetricType> = idx.types_in_use().collect();
+            if types.len() > 1 {
+                problems.push(format!(
+                    "collected metric {:?} has conflicting types {} in different groups",
+                    name,
+                    types.iter().map(|t| t.proto_name()).collect::<Vec<_>>().join(" and ")
+                ));
+                continue;
+            }
+            if let Some(kind) = types.first() {
+                let exists = |n: &str| {
+                    self.index
+                        .get(n)
+                        .and_then(|i| i.types_in_use().next())
+                };
+                if let Some(p) = suffix_collision(name, *kind, exists) {
+                    problems.push(p);
+                    continue;
+                }
+            }
+            if idx.shared_hashes > 0 {
+                self.duplicates_in(name, idx, &mut problems);
+            }
+        }
+        problems
+    }
+
+    fn duplicates_in(&self, name: &str, idx: &FamilyIndex, problems: &mut Vec<String>) {
+        let mut seen: HashMap<&[Label], ()> = HashMap::new();
+        for gid in &idx.groups {
+            let Some(f) = self.groups.get(gid).and_then(|g| g.families.get(name)) else {
+                continue;
+            };
+            for m in &f.family.metrics {
+                if seen.insert(&m.labels, ()).is_some() {
+                    problems.push(duplicate_message(name, m));
+                }
+            }
+        }
+    }
+}
+
+/// The suffix-collision problem for a family `name` of type `kind`, given a
+/// lookup of the types of other existing families (client_golang's registry
+/// rules, which upstream applies to the merged exposition).
+fn suffix_collision(
+    name: &str,
+    kind: MetricType,
+    exists: impl Fn(&str) -> Option<MetricType>,
+) -> Option<String> {
+    for suffix in ["_count", "_sum", "_bucket"] {
+        let Some(base) = name.strip_suffix(suffix) else {
+            continue;
+        };
+        match exists(base) {
+            Some(MetricType::Summary) if suffix != "_bucket" => {
+                return Some(format!(
+                    "collected metric named {:?} collides with previously collected summary named {:?}",
+                    name, base
+                ))
+            }
+            Some(t) if t.is_histogram() => {
+                return Some(format!(
+                    "collected metric named {:?} collides with previously collected histogram named {:?}",
+                    name, base
+                ))
+            }
+            _ => {}
+        }
+    }
+    if kind == MetricType::Summary || kind.is_histogram() {
+        for suffix in ["_count", "_sum"] {
+            let other = format!("{}{}", name, suffix);
+            if exists(&other).is_some() {
+                return Some(format!(
+                    "collected histogram or summary named {:?} collides with previously collected metric named {:?}",
+                    name, other
+                ));
+            }
+        }
+    }
+    if kind.is_histogram() {
+        let other = format!("{}_bucket", name);
+        if exists(&other).is_some() {
+            return Some(format!(
+                "collected histogram named {:?} collides with previously collected metric named {:?}",
+                name, other
+            ));
+        }
+    }
+    None
+}
+
+fn duplicate_message(name: &str, m: &Metric) -> String {
+    format!(
+        "collected metric {:?} {{ {} }} was collected before with the same name and label values",
+        name,
+        metric_dump(m)
+    )
+}
+
+/// Drops body families with the two managed names and sanitises labels:
+/// grouping labels forced to the URL values, `instance=""` added when
+/// missing, pairs sorted by name (upstream `sanitizeLabels`).
+fn prepare_families(key: &GroupingKey, families: Vec<MetricFamily>) -> Vec<MetricFamily> {
+    families
+        .into_iter()
+        .filter(|f| f.name != PUSH_TIME_METRIC && f.name != PUSH_FAILURE_TIME_METRIC)
+        .map(|mut f| {
+            for m in &mut f.metrics {
+                sanitize_labels(key, &mut m.labels);
+            }
+            f
+        })
+        .collect()
+}
+
+fn sanitize_labels(key: &GroupingKey, labels: &mut Vec<Label>) {
+    for grouping in key.labels() {
+        match labels.iter_mut().find(|l| l.name == grouping.name) {
+            Some(l) => l.value.clone_from(&grouping.value),
+            None => labels.push(grouping.clone()),
+        }
+    }
+    if !labels.iter().any(|l| l.name == INSTANCE_LABEL) {
+        labels.push(Label::new(INSTANCE_LABEL, ""));
+    }
+    labels.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
+}
+
+/// Problems visible from the push alone: timestamps (which reject the push
+/// on their own, as upstream), value kinds, label names, the `quantile`
+/// label on summaries, and series repeated within the push.
+fn local_problems(families: &[MetricFamily], names: NameValidation) -> Vec<String> {
+    if families
+        .iter()
+        .any(|f| f.metrics.iter().any(|m| m.timestamp_ms.is_some()))
+    {
+        return vec!["pushed metrics must not have timestamps".to_string()];
+    }
+    let mut problems = Vec::new();
+    for f in families {
+        let mut seen: HashMap<&[Label], ()> = HashMap::with_capacity(f.metrics.len());
+        for m in &f.metrics {
+            let before = problems.len();
+            check_metric(f, m, names, &mut problems);
+            if problems.len() == before && seen.insert(&m.labels, ()).is_some() {
+                problems.push(duplicate_message(&f.name, m));
+            }
+        }
+    }
+    problems
+}
+
+fn check_metric(f: &MetricFamily, m: &Metric, names: NameValidation, problems: &mut Vec<String>) {
+    let dump = || metric_dump(m);
+    if !m.value.fits(f.kind) {
+        problems.push(format!(
+            "collected metric {:?} {{ {} }} is not a {}",
+            f.name,
+            dump(),
+            f.kind
+        ));
+        return;
+    }
+    for (i, l) in m.labels.iter().enumerate() {
+        if !names.label_name_ok(&l.name) || l.name.starts_with("__") {
+            problems.push(format!(
+                "collected metric {:?} {{ {} }} has a label with an invalid name: {}",
+                f.name,
+                dump(),
+                l.name
+            ));
+            return;
+        }
+        if m.labels[..i].iter().any(|o| o.name == l.name) {
+            problems.push(format!(
+                "collected metric {:?} {{ {} }} has two or more labels with the same name: {}",
+                f.name,
+                dump(),
+                l.name
+            ));
+            return;
+        }
+    }
+    if f.kind == MetricType::Summary && m.labels.iter().any(|l| l.name == "quantile") {
+        problems.push(format!(
+            "collected metric {:?} {{ {} }} must not have an explicit \"quantile\" label",
+            f.name,
+            dump()
+        ));
+    }
+}
+
+/// A one-line dump of a series in the style of upstream's error messages,
+/// e.g. `label:{name:"job" value:"j"} gauge:{value:1}`.
+fn metric_dump(m: &Metric) -> String {
+    let mut out = String::new();
+    for l in &m.labels {
+        let _ = write!(out, "label:{{name:{:?} value:{:?}}} ", l.name, l.value);
+    }
+    let num = crate::gofmt::format_float;
+    let _ = match &m.value {
+        Value::Counter(c) => write!(out, "counter:{{value:{}}}", num(c.value)),
+        Value::Gauge(v) => write!(out, "gauge:{{value:{}}}", num(*v)),
+        Value::Untyped(v) => write!(out, "untyped:{{value:{}}}", num(*v)),
+        Value::Summary(s) => write!(
+            out,
+            "summary:{{sample_count:{} sample_sum:{}}}",
+            s.sample_count,
+            num(s.sample_sum)
+        ),
+        Value::Histogram(h) => write!(
+            out,
+            "histogram:{{sample_count:{} sample_sum:{}}}",
+            num(h.count()),
+            num(h.sum())
+        ),
+        Value::Missing => write!(out, "no value"),
+    };
+    out.trim_end().to_string()
+}
+
+fn label_hash(labels: &[Label]) -> u64 {
+    let mut h = DefaultHasher::new();
+    for l in labels {
+        l.name.hash(&mut h);
+        l.value.hash(&mut h);
+    }
+    h.finish()
+}
+
+/// The `push_time_seconds` or `push_failure_time_seconds` family of a group
+/// with value `unix_nanos / 1e9` (0 stays 0, meaning "never").
+fn push_time_family(key: &GroupingKey, name: &str, unix_nanos: i64) -> MetricFamily {
+    let help = if name == PUSH_TIME_METRIC {
+        PUSH_TIME_HELP
+    } else {
+        PUSH_FAILURE_TIME_HELP
+    };
+    let mut labels = Vec::new();
+    sanitize_labels(key, &mut labels);
+    MetricFamily {
+        name: name.to_string(),
+        help: Some(help.to_string()),
+        kind: MetricType::Gauge,
+        unit: None,
+        metrics: vec![Metric {
+            labels,
+            value: Value::Gauge(unix_nanos as f64 / 1e9),
+            timestamp_ms: None,
+        }],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(pairs: &[(&str, &str)]) -> GroupingKey {
+        GroupingKey::new(pairs.iter().map(|(n, v)| Label::new(*n, *v)))
+    }
+
+    fn family(name: &str, kind: MetricType, series: &[(&[(&str, &str)], f64)]) -> MetricFamily {
+        let mut f = MetricFamily::new(name, kind);
+        for (labels, v) in series {
+            let value = match kind {
+                MetricType::Gauge => Value::Gauge(*v),
+                MetricType::Counter => Value::Counter(crate::model::Counter {
+                    value: *v,
+                    ..Default::default()
+                }),
+                _ => Value::Untyped(*v),
+            };
+            f.metrics.push(Metric {
+                labels: labels.iter().map(|(n, v)| Label::new(*n, *v)).collect(),
+                value,
+                timestamp_ms: None,
+            });
+        }
+        f
+    }
+
+    fn store() -> Store {
+        Store::new(
+            vec![ReservedFamily {
+                name: "process_open_fds".into(),
+                kind: MetricType::Gauge,
+            }],
+            CheckMode::Checked,
+            NameValidation::Legacy,
+        )
+    }
+
+    fn push(s: &Store, k: &GroupingKey, fams: Vec<MetricFamily>, put: bool, t: i64) -> PushOutcome {
+        s.push(Push {
+            key: k.clone(),
+            families: fams,
+            replace_group: put,
+            received_at: t,
+        })
+    }
+
+    fn names_of(s: &Store, k: &GroupingKey) -> Vec<String> {
+        s.groups()
+            .into_iter()
+            .find(|g| &g.key == k)
+            .map(|g| g.families.iter().map(|f| f.family.name.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    fn rejected(o: PushOutcome) -> Vec<String> {
+        match o {
+            PushOutcome::Rejected(r) => r.problems,
+            PushOutcome::Applied => panic!("push was applied, expected a rejection"),
+        }
+    }
+
+    #[test]
+    fn put_replaces_and_post_merges() {
+        let s = store();
+        let k = key(&[("job", "ps")]);
+        let a = |v| family("a", MetricType::Untyped, &[(&[], v)]);
+        let b = family("b", MetricType::Untyped, &[(&[], 1.0)]);
+        let c = family("c", MetricType::Untyped, &[(&[], 3.0)]);
+        assert_eq!(push(&s, &k, vec![a(1.0), b], true, 1), PushOutcome::Applied);
+        assert_eq!(push(&s, &k, vec![a(2.0), c.clone()], false, 2), PushOutcome::Applied);
+        assert_eq!(
+            names_of(&s, &k),
+            ["a", "b", "c", PUSH_FAILURE_TIME_METRIC, PUSH_TIME_METRIC]
+        );
+        assert_eq!(push(&s, &k, vec![c], true, 3), PushOutcome::Applied);
+        assert_eq!(names_of(&s, &k), ["c", PUSH_FAILURE_TIME_METRIC, PUSH_TIME_METRIC]);
+        assert_eq!(push(&s, &k, vec![], true, 4), PushOutcome::Applied);
+        assert_eq!(names_of(&s, &k), [PUSH_FAILURE_TIME_METRIC, PUSH_TIME_METRIC]);
+        assert_eq!(s.usage(), (1, 2));
+    }
+
+    #[test]
+    fn labels_are_sanitised() {
+        let s = store();
+        let k = key(&[("job", "job1"), ("instance", "instance2")]);
+        let f = family("mf1", MetricType::Untyped, &[(&[("job", "job2"), ("instance", "instance1")], 42.0)]);
+        push(&s, &k, vec![f], false, 1);
+        let g = &s.groups()[0];
+        let mf1 = &g.families[0].family;
+        assert_eq!(
+            mf1.metrics[0].labels,
+            vec![Label::new("instance", "instance2"), Label::new("job", "job1")]
+        );
+    }
+
+    #[test]
+    fn instance_added_empty_and_body_labels_kept() {
+        let s = store();
+        let k = key(&[("job", "k")]);
+        push(&s, &k, vec![family("m", MetricType::Untyped, &[(&[("instance", "foo"), ("job", "other")], 1.0)])], false, 1);
+        push(&s, &k, vec![family("n", MetricType::Untyped, &[(&[("x", "1")], 1.0)])], false, 1);
+        let g = &s.groups()[0];
+        assert_eq!(g.families[0].family.metrics[0].labels, vec![Label::new("instance", "foo"), Label::new("job", "k")]);
+        assert_eq!(
+            g.families[1].family.metrics[0].labels,
+            vec![Label::new("instance", ""), Label::new("job", "k"), Label::new("x", "1")]
+        );
+    }
+
+    #[test]
+    fn managed_gauges_in_body_are_discarded() {
+        let s = store();
+        let k = key(&[("job", "pt")]);
+        let body = vec![
+            family(PUSH_TIME_METRIC, MetricType::Untyped, &[(&[], 5.0)]),
+            family(PUSH_FAILURE_TIME_METRIC, MetricType::Untyped, &[(&[], 7.0)]),
+        ];
+        assert_eq!(push(&s, &k, body, false, 2_000_000_000), PushOutcome::Applied);
+        let g = &s.groups()[0];
+        assert_eq!(g.push_time(), 2.0);
+        assert_eq!(g.failure_time(), 0.0);
+    }
+
+    #[test]
+    fn timestamps_reject_and_set_failure_time() {
+        let s = store();
+        let k = key(&[("job", "j")]);
+        let mut f = family("b", MetricType::Untyped, &[(&[], 1.0)]);
+        f.metrics[0].timestamp_ms = Some(1000);
+        let problems = rejected(push(&s, &k, vec![family("a", MetricType::Untyped, &[(&[], 1.0)]), f], true, 3_000_000_000));
+        assert_eq!(problems, ["pushed metrics must not have timestamps"]);
+        let g = &s.groups()[0];
+        assert_eq!(names_of(&s, &k), [PUSH_FAILURE_TIME_METRIC, PUSH_TIME_METRIC]);
+        assert_eq!((g.failure_time(), g.push_time()), (3.0, 0.0));
+        assert!(!g.last_push_successful());
+    }
+
+    #[test]
+    fn type_conflict_across_groups() {
+        let s = store();
+        push(&s, &key(&[("job", "a")]), vec![family("some_metric", MetricType::Untyped, &[(&[], 1.0)])], false, 1);
+        let p = rejected(push(&s, &key(&[("job", "b")]), vec![family("some_metric", MetricType::Gauge, &[(&[], 2.0)])], false, 2));
+        assert_eq!(p.len(), 1);
+        assert!(p[0].starts_with("collected metric \"some_metric\" { label:"), "{}", p[0]);
+        assert!(p[0].ends_with("is not a UNTYPED"), "{}", p[0]);
+    }
+
+    #[test]
+    fn type_conflict_with_own_family() {
+        let s = store();
+        let p = rejected(push(&s, &key(&[("job", "job1")]), vec![family("process_open_fds", MetricType::Counter, &[(&[], 5.0)])], false, 1));
+        assert_eq!(p, ["gathered metric family process_open_fds has type COUNTER but should have GAUGE"]);
+    }
+
+    #[test]
+    fn replacing_own_family_is_not_a_type_conflict() {
+        let s = store();
+        let k = key(&[("job", "a")]);
+        push(&s, &k, vec![family("x", MetricType::Untyped, &[(&[], 1.0)])], true, 1);
+        assert_eq!(push(&s, &k, vec![family("x", MetricType::Gauge, &[(&[], 1.0)])], false, 2), PushOutcome::Applied);
+        assert_eq!(push(&s, &k, vec![family("x", MetricType::Counter, &[(&[], 1.0)])], true, 3), PushOutcome::Applied);
+    }
+
+    #[test]
+    fn duplicate_series_across_groups() {
+        // Upstream TestRejectInconsistentPush.
+        let s = store();
+        let mf1 = || family("mf1", MetricType::Untyped, &[(&[("instance", "instance2")], -3000.0)]);
+        assert_eq!(push(&s, &key(&[("job", "job1")]), vec![mf1()], false, 1), PushOutcome::Applied);
+        let k2 = key(&[("job", "job1"), ("instance", "instance2")]);
+        let p = rejected(push(&s, &k2, vec![family("mf1", MetricType::Untyped, &[(&[], 42.0)])], false, 2));
+        assert!(p[0].ends_with("was collected before with the same name and label values"), "{}", p[0]);
+        // The same series pushed again to its own group replaces itself.
+        assert_eq!(push(&s, &key(&[("job", "job1")]), vec![mf1()], false, 3), PushOutcome::Applied);
+    }
+
+    #[test]
+    fn duplicate_series_within_push() {
+        let s = store();
+        let p = rejected(push(&s, &key(&[("job", "d")]), vec![family("d", MetricType::Untyped, &[(&[], 1.0), (&[], 2.0)])], false, 1));
+        assert_eq!(p.len(), 1);
+        assert!(p[0].contains("was collected before"));
+        assert_eq!(s.usage(), (1, 2), "only the two gauges");
+    }
+
+    #[test]
+    fn suffix_collisions() {
+        let s = store();
+        let mut summary = MetricFamily::new("s", MetricType::Summary);
+        summary.metrics.push(Metric {
+            labels: vec![],
+            value: Value::Summary(Default::default()),
+            timestamp_ms: None,
+        });
+        assert_eq!(push(&s, &key(&[("job", "a")]), vec![summary], false, 1), PushOutcome::Applied);
+        let p = rejected(push(&s, &key(&[("job", "b")]), vec![family("s_count", MetricType::Untyped, &[(&[], 5.0)])], false, 2));
+        assert_eq!(p, ["collected metric named \"s_count\" collides with previously collected summary named \"s\""]);
+        assert_eq!(push(&s, &key(&[("job", "b")]), vec![family("s_bucket", MetricType::Untyped, &[(&[], 5.0)])], false, 3), PushOutcome::Applied);
+        assert_eq!(push(&s, &key(&[("job", "c")]), vec![family("h_count", MetricType::Untyped, &[(&[], 5.0)])], false, 3), PushOutcome::Applied);
+        let mut hist = MetricFamily::new("h", MetricType::Histogram);
+        hist.metrics.push(Metric {
+            labels: vec![],
+            value: Value::Histogram(Default::default()),
+            timestamp_ms: None,
+        });
+        let p = rejected(push(&s, &key(&[("job", "d")]), vec![hist], false, 4));
+        assert_eq!(p, ["collected histogram or summary named \"h\" collides with previously collected metric named \"h_count\""]);
+    }
+
+    #[test]
+    fn value_kind_must_fit_type() {
+        let s = store();
+        let mut f = family("g", MetricType::Gauge, &[(&[], 1.0)]);
+        f.metrics[0].value = Value::Untyped(1.0);
+        let p = rejected(push(&s, &key(&[("job", "v")]), vec![f], false, 1));
+        assert!(p[0].ends_with("is not a GAUGE"), "{}", p[0]);
+    }
+
+    #[test]
+    fn unchecked_mode_stores_conflicts_and_gather_fails_until_deleted() {
+        let s = Store::new(vec![], CheckMode::Unchecked, NameValidation::Legacy);
+        push(&s, &key(&[("job", "a")]), vec![family("x", MetricType::Untyped, &[(&[], 1.0)])], false, 1);
+        assert_eq!(push(&s, &key(&[("job", "b")]), vec![family("x", MetricType::Gauge, &[(&[], 2.0)])], false, 2), PushOutcome::Applied);
+        assert!(s.gather().is_err());
+        s.delete(&key(&[("job", "b")]));
+        assert!(s.gather().is_ok());
+    }
+
+    #[test]
+    fn unchecked_duplicates_make_gather_fail() {
+        let s = Store::new(vec![], CheckMode::Unchecked, NameValidation::Legacy);
+        push(&s, &key(&[("job", "j")]), vec![family("m", MetricType::Untyped, &[(&[("instance", "i")], 1.0)])], false, 1);
+        push(&s, &key(&[("job", "j"), ("instance", "i")]), vec![family("m", MetricType::Untyped, &[(&[], 1.0)])], false, 1);
+        let err = s.gather().unwrap_err();
+        assert!(err.problems[0].contains("was collected before"), "{err}");
+    }
+
+    #[test]
+    fn gather_merges_by_name_and_takes_help_of_first_group() {
+        let s = store();
+        let mut f2 = family("mf_help", MetricType::Gauge, &[(&[], 83.0)]);
+        f2.help = Some("Help string for mfh2.".into());
+        let mut f1 = family("mf_help", MetricType::Gauge, &[(&[], 3.0)]);
+        f1.help = Some("Help string for mfh1.".into());
+        push(&s, &key(&[("job", "job2")]), vec![f2], false, 1);
+        push(&s, &key(&[("job", "job1")]), vec![f1], false, 1);
+        let (_, gathered) = s.gather().expect("consistent");
+        let mf = gathered.iter().find(|g| g.name == "mf_help").expect("present");
+        assert_eq!(mf.help.as_deref(), Some("Help string for mfh1."));
+        assert_eq!(mf.members.len(), 2);
+        let names: Vec<&str> = gathered.iter().map(|g| g.name.as_str()).collect();
+        assert_eq!(names, ["mf_help", PUSH_FAILURE_TIME_METRIC, PUSH_TIME_METRIC]);
+    }
+
+    #[test]
+    fn delete_is_exact_and_wipe_empties() {
+        let s = store();
+        push(&s, &key(&[("job", "job1")]), vec![], false, 1);
+        push(&s, &key(&[("job", "job1"), ("instance", "i1")]), vec![], false, 1);
+        assert!(s.delete(&key(&[("job", "job1")])));
+        assert!(!s.delete(&key(&[("job", "never")])));
+        assert_eq!(s.groups().len(), 1);
+        assert_eq!(s.wipe(), 1);
+        assert_eq!(s.usage(), (0, 0));
+        assert!(s.gather().expect("consistent").1.is_empty());
+    }
+
+    #[test]
+    fn restore_rebuilds_the_index() {
+        let s = store();
+        push(&s, &key(&[("job", "a")]), vec![family("x", MetricType::Untyped, &[(&[], 1.0)])], false, 1);
+        let copy = s.groups();
+        let t = store();
+        t.restore(copy);
+        assert_eq!(t.usage(), s.usage());
+        let p = rejected(push(&t, &key(&[("job", "b")]), vec![family("x", MetricType::Gauge, &[(&[], 1.0)])], false, 2));
+        assert!(p[0].ends_with("is not a UNTYPED"));
+    }
+
+    #[test]
+    fn multi_error_format_matches_client_golang() {
+        let r = Rejection {
+            problems: vec!["a".into(), "b".into()],
+        };
+        assert_eq!(r.to_string(), "2 error(s) occurred:\n* a\n* b");
+        let one = Rejection {
+            problems: vec!["a".into()],
+        };
+        assert_eq!(one.to_string(), "a");
     }
 }

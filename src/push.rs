@@ -1,0 +1,543 @@
+//! `PUT|POST|DELETE /metrics/job/<job>{/<label>/<value>}`: the push API.
+//!
+//! Turns the URL into a [`GroupingKey`] (upstream `handler/push.go`,
+//! `splitLabels`, with its exact error texts), undoes the body's encoding,
+//! parses text or protobuf, and hands the result to the store. All URL
+//! errors are answered before the body is read or the store is touched.
+
+use std::fmt;
+
+use crate::body;
+use crate::exposition;
+use crate::gofmt::quote;
+use crate::http::{Body, Method, Request, Response};
+use crate::log;
+use crate::model::{GroupingKey, Label, MetricFamily, NameValidation, JOB_LABEL};
+use crate::proto;
+use crate::store::{CheckMode, Push, PushOutcome, Store};
+
+/// Marks a base64url-encoded job or label value in the push path.
+pub const BASE64_SUFFIX: &str = "@base64";
+
+/// Prefix of every consistency error, as upstream.
+pub const INCONSISTENT_PREFIX: &str = "pushed metrics are invalid or inconsistent with existing metrics";
+
+/// What the push handler needs to know of the configuration.
+#[derive(Clone, Copy, Debug)]
+pub struct PushSettings {
+    pub mode: CheckMode,
+    pub names: NameValidation,
+    /// Bound on the decompressed body; 0 = unlimited.
+    pub max_body_bytes: u64,
+}
+
+/// A push URL that cannot be used; every variant is a 400.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PushError {
+    Base64Job { raw: Vec<u8>, at: usize },
+    OddComponents { rest: Vec<u8> },
+    ImproperLabelName { name: Vec<u8> },
+    Base64Label { name: String, raw: Vec<u8>, at: usize },
+    JobRequired,
+    NotUtf8 { name: String },
+}
+
+impl fmt::Display for PushError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PushError::Base64Job { raw, at } => write!(
+                f,
+                "invalid base64 encoding in job name {}: illegal base64 data at input byte {}",
+                quote(raw),
+                at
+            ),
+            PushError::OddComponents { rest } => {
+                write!(f, "odd number of components in label string {}", quote(rest))
+            }
+            PushError::ImproperLabelName { name } => {
+                write!(f, "improper label name {}", quote(name))
+            }
+            PushError::Base64Label { name, raw, at } => write!(
+                f,
+                "invalid base64 encoding for label {}={}: illegal base64 data at input byte {}",
+                name,
+                quote(raw),
+                at
+            ),
+            PushError::JobRequired => f.write_str("job name is required"),
+            PushError::NotUtf8 { name } => {
+                write!(f, "label value for {:?} in URL path is not valid UTF-8", name)
+            }
+        }
+    }
+}
+
+impl std::error::Error for PushError {}
+
+/// Parses the part of a push path after `/metrics/job` or
+/// `/metrics/job@base64` (`job_is_base64`), e.g. `/j/instance/i`, into the
+/// grouping key. `rest` starts with `/`; the path is already percent-decoded.
+pub fn grouping_key_from_path(
+    rest: &[u8],
+    job_is_base64: bool,
+    names: NameValidation,
+) -> Result<GroupingKey, PushError> {
+    let rest = rest.strip_prefix(b"/").unwrap_or(rest);
+    let (job_raw, label_part) = match rest.iter().position(|&b| b == b'/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, &b""[..]),
+    };
+    let job = if job_is_base64 {
+        decode_base64url(job_raw).map_err(|at| PushError::Base64Job {
+            raw: job_raw.to_vec(),
+            at,
+        })?
+    } else {
+        job_raw.to_vec()
+    };
+    let mut pairs: Vec<(String, Vec<u8>)> = Vec::new();
+    if label_part.len() > 1 {
+        let components: Vec<&[u8]> = label_part[1..].split(|&b| b == b'/').collect();
+        if components.len() % 2 != 0 {
+            return Err(PushError::OddComponents {
+                rest: label_part.to_vec(),
+            });
+        }
+        for pair in components.chunks(2) {
+            pairs.push(label_pair(pair[0], pair[1], names)?);
+        }
+    }
+    if job.is_empty() {
+        return Err(PushError::JobRequired);
+    }
+    let mut labels = Vec::with_capacity(pairs.len() + 1);
+    for (name, value) in pairs.into_iter().filter(|(n, _)| n != JOB_LABEL) {
+        labels.push(Label::new(name.clone(), utf8_value(&name, value)?));
+    }
+    labels.push(Label::new(JOB_LABEL, utf8_value(JOB_LABEL, job)?));
+    Ok(GroupingKey::new(labels))
+}
+
+fn label_pair(
+    raw_name: &[u8],
+    raw_value: &[u8],
+    names: NameValidation,
+) -> Result<(String, Vec<u8>), PushError> {
+    let (written, is_base64) = match raw_name.strip_suffix(BASE64_SUFFIX.as_bytes()) {
+        Some(n) => (n, true),
+        None => (raw_name, false),
+    };
+    let improper = || PushError::ImproperLabelName {
+        name: written.to_vec(),
+    };
+    let as_written = std::str::from_utf8(written).map_err(|_| improper())?;
+    let name = match names {
+        NameValidation::Utf8 => unescape_label_name(as_written),
+        NameValidation::Legacy => as_written.to_string(),
+    };
+    // pushgate also rejects a `__` prefix that only appears after unescaping.
+    if !names.label_name_ok(&name) || name.starts_with("__") || as_written.starts_with("__") {
+        return Err(improper());
+    }
+    let value = if is_base64 {
+        decode_base64url(raw_value).map_err(|at| PushError::Base64Label {
+            name: name.clone(),
+            raw: raw_value.to_vec(),
+            at,
+        })?
+    } else {
+        raw_value.to_vec()
+    };
+    Ok((name, value))
+}
+
+/// Grouping values become label values; non-UTF-8 ones are refused here so
+/// they never reach the store (upstream's "poison pill", §16 #1).
+fn utf8_value(name: &str, value: Vec<u8>) -> Result<String, PushError> {
+    String::from_utf8(value).map_err(|_| PushError::NotUtf8 {
+        name: name.to_string(),
+    })
+}
+
+/// Decodes base64 with the URL-safe alphabet after removing all trailing
+/// `=` (so padded, unpadded and a lone `=` for "empty" all work). On error,
+/// returns the offset of the offending input byte, as Go's
+/// `CorruptInputError`. Non-zero trailing bits are tolerated, as in Go.
+pub fn decode_base64url(input: &[u8]) -> Result<Vec<u8>, usize> {
+    let end = input.iter().rposition(|&b| b != b'=').map_or(0, |i| i + 1);
+    let data = &input[..end];
+    let mut out = Vec::with_capacity(data.len() * 3 / 4);
+    let mut acc: u32 = 0;
+    let mut bits = 0;
+    for (i, &c) in data.iter().enumerate() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'-' => 62,
+            b'_' => 63,
+            _ => return Err(i),
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    // A single leftover character carries fewer than 8 bits: Go reports
+    // the start of that incomplete quantum.
+    if data.len() % 4 == 1 {
+        return Err(data.len() - 1);
+    }
+    Ok(out)
+}
+
+/// Undoes the `U__` escaping of UTF-8 label names (`U__foo_2e_bar` →
+/// `foo.bar`, `__` → `_`). A malformed escape leaves the whole name as written.
+pub fn unescape_label_name(name: &str) -> String {
+    let Some(body) = name.strip_prefix("U__") else {
+        return name.to_string();
+    };
+    let mut out = String::with_capacity(body.len());
+    let mut chars = body.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '_' {
+            out.push(c);
+            continue;
+        }
+        if chars.peek() == Some(&'_') {
+            chars.next();
+            out.push('_');
+            continue;
+        }
+        let mut hex = String::new();
+        loop {
+            match chars.next() {
+                Some('_') => break,
+                Some(h) if h.is_ascii_hexdigit() && hex.len() < 6 => hex.push(h),
+                _ => return name.to_string(),
+            }
+        }
+        match u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32) {
+            Some(decoded) if !hex.is_empty() => out.push(decoded),
+            _ => return name.to_string(),
+        }
+    }
+    out
+}
+
+/// Which push route matched: `/metrics/job/...` or `/metrics/job@base64/...`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobEncoding {
+    Plain,
+    Base64,
+}
+
+/// Handles PUT, POST and DELETE on a push path. `rest` is the path after
+/// `/metrics/job` or `/metrics/job@base64`.
+pub fn handle(
+    req: &Request,
+    encoding: JobEncoding,
+    rest: &[u8],
+    store: &Store,
+    settings: &PushSettings,
+    received_at: i64,
+) -> Response {
+    let key = match grouping_key_from_path(rest, encoding == JobEncoding::Base64, settings.names) {
+        Ok(k) => k,
+        Err(e) => {
+            log::debug("invalid push URL", &[("err", &e)]);
+            return Response::error(400, &e.to_string());
+        }
+    };
+    if req.method == Method::Delete {
+        store.delete(&key);
+        return Response::empty(202);
+    }
+    let families = match read_families(req, settings) {
+        Ok(f) => f,
+        Err(resp) => return resp,
+    };
+    let outcome = store.push(Push {
+        key,
+        families,
+        replace_group: req.method == Method::Put,
+        received_at,
+    });
+    match (outcome, settings.mode) {
+        (PushOutcome::Applied, CheckMode::Checked) => Response::empty(200),
+        (PushOutcome::Applied, CheckMode::Unchecked) => Response::empty(202),
+        (PushOutcome::Rejected(r), CheckMode::Checked) => {
+            let source = source_of(req);
+            log::error(
+                INCONSISTENT_PREFIX,
+                &[("method", &req.method.label()), ("source", &source), ("err", &log::OneLine(&r))],
+            );
+            Response::error(400, &format!("{}: {}", INCONSISTENT_PREFIX, r))
+        }
+        (PushOutcome::Rejected(r), CheckMode::Unchecked) => {
+            let source = source_of(req);
+            log::warn(
+                "pushed metrics were dropped",
+                &[("method", &req.method.label()), ("source", &source), ("err", &log::OneLine(&r))],
+            );
+            Response::empty(202)
+        }
+    }
+}
+
+fn source_of(req: &Request) -> String {
+    req.remote_addr
+        .map(|a| a.to_string())
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+/// Bounded body → decompressed bytes → families, or the error response.
+fn read_families(req: &Request, settings: &PushSettings) -> Result<Vec<MetricFamily>, Response> {
+    let raw = match &req.body {
+        Body::Complete(bytes) => bytes.clone(),
+        Body::TooLarge { limit } => {
+            let e = body::BodyError::TooLarge { limit: *limit };
+            return Err(Response::error(e.status(), &e.to_string()));
+        }
+    };
+    let bytes = body::decode(raw, req.header("Content-Encoding"), settings.max_body_bytes)
+        .map_err(|e| {
+            log::debug("undecodable push body", &[("err", &e)]);
+            Response::error(e.status(), &e.to_string())
+        })?;
+    let is_protobuf = req
+        .header("Content-Type")
+        .is_some_and(proto::is_delimited_content_type);
+    let parsed = if is_protobuf {
+        proto::decode_delimited(&bytes, settings.names).map_err(|e| e.to_string())
+    } else {
+        exposition::parse(&bytes, settings.names).map_err(|e| e.to_string())
+    };
+    parsed.map_err(|msg| {
+        log::debug("unparsable push body", &[("err", &msg)]);
+        Response::error(400, &msg)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(path: &str) -> Result<Vec<(String, String)>, String> {
+        parse_with(path, NameValidation::Legacy)
+    }
+
+    fn parse_with(path: &str, names: NameValidation) -> Result<Vec<(String, String)>, String> {
+        let (b64, rest) = match path.strip_prefix("/metrics/job@base64") {
+            Some(r) => (true, r),
+            None => (false, path.strip_prefix("/metrics/job").expect("test path")),
+        };
+        grouping_key_from_path(rest.as_bytes(), b64, names)
+            .map(|k| {
+                k.labels()
+                    .iter()
+                    .map(|l| (l.name.clone(), l.value.clone()))
+                    .collect()
+            })
+            .map_err(|e| e.to_string())
+    }
+
+    fn labels(pairs: &[(&str, &str)]) -> Result<Vec<(String, String)>, String> {
+        Ok(pairs
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect())
+    }
+
+    #[test]
+    fn split_labels_table() {
+        // Scenarios of upstream's TestSplitLabels plus the spec's checklist.
+        let cases: &[(&str, &str, Result<Vec<(String, String)>, String>)] = &[
+            ("job only", "/metrics/job/j", labels(&[("job", "j")])),
+            ("trailing slash", "/metrics/job/j9/", labels(&[("job", "j9")])),
+            (
+                "regular labels",
+                "/metrics/job/j/label_name1/label_value1/label_name2/label_value2",
+                labels(&[("job", "j"), ("label_name1", "label_value1"), ("label_name2", "label_value2")]),
+            ),
+            (
+                "invalid label name",
+                "/metrics/job/j/label_name1/label_value1/a=b/label_value2",
+                Err("improper label name \"a=b\"".into()),
+            ),
+            (
+                "reserved label name",
+                "/metrics/job/j/label_name1/label_value1/__label_name2/label_value2",
+                Err("improper label name \"__label_name2\"".into()),
+            ),
+            (
+                "unencoded slash in label value",
+                "/metrics/job/j/label_name1/label_value1/label_name2/label/value2",
+                Err("odd number of components in label string \"/label_name1/label_value1/label_name2/label/value2\"".into()),
+            ),
+            (
+                "encoded slash with padding",
+                "/metrics/job/j/label_name1@base64/bGFiZWwvdmFsdWUx/label_name2@base64/bGFiZWwvdmFsdWUy==",
+                labels(&[("job", "j"), ("label_name1", "label/value1"), ("label_name2", "label/value2")]),
+            ),
+            (
+                "invalid base64",
+                "/metrics/job/j/label_name1@base64/foo.bar/label_name2/label_value2",
+                Err("invalid base64 encoding for label label_name1=\"foo.bar\": illegal base64 data at input byte 3".into()),
+            ),
+            (
+                "base64 job and instance",
+                "/metrics/job@base64/dGVzdC9qb2I=/instance@base64/dGVzdGluc3RhbmNl",
+                labels(&[("instance", "testinstance"), ("job", "test/job")]),
+            ),
+            (
+                "empty value by lone =",
+                "/metrics/job/example/first_label@base64/=/second_label/foobar",
+                labels(&[("first_label", ""), ("job", "example"), ("second_label", "foobar")]),
+            ),
+            ("empty plain trailing value", "/metrics/job/j7/a/", labels(&[("a", ""), ("job", "j7")])),
+            (
+                "duplicates, last wins, job overridden",
+                "/metrics/job/j11/job/override/b/1/b/2",
+                labels(&[("b", "2"), ("job", "j11")]),
+            ),
+            ("empty job", "/metrics/job@base64/=", Err("job name is required".into())),
+            (
+                "U__ is literal without the flag",
+                "/metrics/job/j/U__label_2e_name2/v",
+                labels(&[("U__label_2e_name2", "v"), ("job", "j")]),
+            ),
+            (
+                "invalid base64 job",
+                "/metrics/job@base64/##",
+                Err("invalid base64 encoding in job name \"##\": illegal base64 data at input byte 0".into()),
+            ),
+        ];
+        for (scenario, path, want) in cases {
+            assert_eq!(&parse(path), want, "scenario: {scenario}");
+        }
+    }
+
+    #[test]
+    fn non_utf8_values_are_rejected() {
+        let err = grouping_key_from_path(b"/\xff", false, NameValidation::Legacy).unwrap_err();
+        assert_eq!(err.to_string(), "label value for \"job\" in URL path is not valid UTF-8");
+        let err = grouping_key_from_path(b"/j/a@base64/_w", false, NameValidation::Legacy).unwrap_err();
+        assert_eq!(err.to_string(), "label value for \"a\" in URL path is not valid UTF-8");
+    }
+
+    #[test]
+    fn utf8_names_are_unescaped_with_the_flag() {
+        let got = parse_with(
+            "/metrics/job@base64/dGVzdC9qb2I=/instance@base64/dGVzdGluc3RhbmNl/U__dotted_2e_label_2e_name@base64/bXlsYWJlbHZhbHVl",
+            NameValidation::Utf8,
+        );
+        assert_eq!(
+            got,
+            labels(&[("dotted.label.name", "mylabelvalue"), ("instance", "testinstance"), ("job", "test/job")])
+        );
+        let err = parse_with("/metrics/job/j/U___5f__5f_x/v", NameValidation::Utf8);
+        assert_eq!(err, Err("improper label name \"U___5f__5f_x\"".into()));
+    }
+
+    #[test]
+    fn unescape_table() {
+        let cases = [
+            ("plain", "plain"),
+            ("U__foo_2e_bar", "foo.bar"),
+            ("U__dotted_2e_label_2e_name", "dotted.label.name"),
+            ("U___55_____", "U__"),
+            ("U__in_xxx_valid", "U__in_xxx_valid"),
+            ("U__unterminated_2e", "U__unterminated_2e"),
+            ("U__toolong_1234567_", "U__toolong_1234567_"),
+            ("U__surrogate_d800_", "U__surrogate_d800_"),
+            ("U__a__b", "a_b"),
+            ("U__greek_3a0_", "greekΠ"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(unescape_label_name(input), want, "input {input}");
+        }
+    }
+
+    #[test]
+    fn base64url_decoding() {
+        let ok: &[(&str, &[u8])] = &[
+            ("", b""),
+            ("=", b""),
+            ("YS9i", b"a/b"),
+            ("dGVzdC9qb2I=", b"test/job"),
+            ("dGVzdC9qb2I", b"test/job"),
+            ("bGFiZWwvdmFsdWUy==", b"label/value2"),
+            ("QmrDtnJu", "Björn".as_bytes()),
+            ("zqDPgc6_zrzOt864zrXPjc-C", "Προμηθεύς".as_bytes()),
+            ("_w", b"\xff"),
+            ("_x", b"\xff"),
+        ];
+        for (input, want) in ok {
+            assert_eq!(decode_base64url(input.as_bytes()).as_deref(), Ok(*want), "input {input}");
+        }
+        let bad = [("foo.bar", 3), ("a+b", 1), ("ab/c", 2), ("a", 0), ("abcde", 4), ("a=b", 1)];
+        for (input, at) in bad {
+            assert_eq!(decode_base64url(input.as_bytes()), Err(at), "input {input}");
+        }
+    }
+
+    fn settings() -> PushSettings {
+        PushSettings {
+            mode: CheckMode::Checked,
+            names: NameValidation::Legacy,
+            max_body_bytes: 100,
+        }
+    }
+
+    fn store() -> Store {
+        Store::new(vec![], CheckMode::Checked, NameValidation::Legacy)
+    }
+
+    #[test]
+    fn url_errors_never_touch_the_store() {
+        let s = store();
+        let req = Request::new(Method::Post, "/x").with_body("m 1\n");
+        let resp = handle(&req, JobEncoding::Plain, b"/\xff", &s, &settings(), 1);
+        assert_eq!(resp.status, 400);
+        assert_eq!(resp.body, b"label value for \"job\" in URL path is not valid UTF-8\n");
+        assert!(s.groups().is_empty());
+        let resp = handle(&req, JobEncoding::Base64, b"/=", &s, &settings(), 1);
+        assert_eq!((resp.status, resp.body.as_slice()), (400, &b"job name is required\n"[..]));
+        assert!(s.groups().is_empty());
+    }
+
+    #[test]
+    fn oversized_body_is_413_and_changes_nothing() {
+        let s = store();
+        let mut req = Request::new(Method::Put, "/x");
+        req.body = Body::TooLarge { limit: 100 };
+        let resp = handle(&req, JobEncoding::Plain, b"/j", &s, &settings(), 1);
+        assert_eq!(resp.status, 413);
+        assert_eq!(resp.body, b"request body exceeds the limit of 100 bytes\n");
+        assert!(s.groups().is_empty());
+    }
+
+    #[test]
+    fn delete_answers_202_even_for_missing_groups() {
+        let s = store();
+        let req = Request::new(Method::Delete, "/x");
+        let resp = handle(&req, JobEncoding::Plain, b"/never", &s, &settings(), 1);
+        assert_eq!(resp.status, 202);
+        assert!(resp.body.is_empty());
+    }
+
+    #[test]
+    fn empty_post_creates_the_group_with_its_gauges() {
+        let s = store();
+        let req = Request::new(Method::Post, "/x");
+        let resp = handle(&req, JobEncoding::Plain, b"/testjob", &s, &settings(), 2_000_000_000);
+        assert_eq!(resp.status, 200);
+        let groups = s.groups();
+        assert_eq!(groups.len(), 1);
+        assert_eq!(groups[0].push_time(), 2.0);
+    }
+}

@@ -1,0 +1,387 @@
+//! Routing: method and path → handler, with upstream's routing rules.
+//!
+//! Owns the application state shared by all workers ([`App`]), the route
+//! prefix, path cleaning and trailing-slash redirects, 404/405 answers with
+//! `Allow`, HEAD wherever GET works, and counting requests in own metrics.
+//! A panicking handler is caught here and answered 500; the store stays
+//! usable. No HTTP library type appears here (that is `server`'s job).
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use crate::api;
+use crate::config::Config;
+use crate::gofmt;
+use crate::http::{Method, Request, Response};
+use crate::log;
+use crate::push::{self, JobEncoding, PushSettings};
+use crate::scrape::{self, ScrapeSettings};
+use crate::store::Store;
+use crate::telemetry::Telemetry;
+use crate::ui;
+
+/// Why the process is shutting down.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ShutdownReason {
+    Signal(&'static str),
+    QuitEndpoint,
+}
+
+/// State shared by every worker thread.
+pub struct App {
+    pub config: Config,
+    pub store: Arc<Store>,
+    pub telemetry: Telemetry,
+    /// Unix nanoseconds when the process started.
+    pub start_time: i64,
+    pub push: PushSettings,
+    pub scrape: ScrapeSettings,
+    /// Effective route prefix `P` (empty or `/x`).
+    pub prefix: String,
+    /// Telemetry path below `P`, with a leading `/`.
+    pub telemetry_path: String,
+    /// Where `/-/quit` sends its request to stop.
+    pub shutdown: Mutex<Option<Sender<ShutdownReason>>>,
+}
+
+/// What a matched route does; `handler` is the label in
+/// `pushgateway_http_requests_total` (`None` = not counted).
+struct Route {
+    handler: Option<&'static str>,
+    action: Action,
+}
+
+enum Action {
+    Push(JobEncoding, usize),
+    Scrape,
+    Health,
+    Quit,
+    Ui,
+    Static(String),
+    ApiStatus,
+    ApiMetrics,
+    ApiOptions,
+    Wipe,
+    Options(&'static [&'static str]),
+}
+
+/// The routing decision before methods are considered.
+enum Matched {
+    /// A path with routes; the allowed methods (sorted, OPTIONS included).
+    Path(&'static [&'static str], PathKind),
+    NoMatch,
+}
+
+#[derive(Clone, Copy)]
+enum PathKind {
+    Push(JobEncoding, usize),
+    Scrape,
+    Healthy,
+    Ready,
+    Quit,
+    Ui,
+    Static,
+    ApiStatus,
+    ApiMetrics,
+    Wipe,
+}
+
+const PUSH_METHODS: &[&str] = &["DELETE", "OPTIONS", "POST", "PUT"];
+const GET_METHODS: &[&str] = &["GET", "HEAD", "OPTIONS"];
+const QUIT_METHODS: &[&str] = &["OPTIONS", "POST", "PUT"];
+const WIPE_METHODS: &[&str] = &["OPTIONS", "PUT"];
+
+impl App {
+    /// Answers one request. Never panics: a panic inside a handler becomes 500.
+    pub fn handle(&self, req: &Request) -> Response {
+        match catch_unwind(AssertUnwindSafe(|| self.route(req))) {
+            Ok(resp) => resp,
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".to_string());
+                log::error(
+                    "request handler panicked",
+                    &[("path", &String::from_utf8_lossy(&req.path)), ("panic", &what)],
+                );
+                Response::error(500, "Internal Server Error")
+            }
+        }
+    }
+
+    fn route(&self, req: &Request) -> Response {
+        let path = req.path.as_slice();
+        if let Some(clean) = cleaned(&req.raw_url) {
+            return redirect(301, &clean);
+        }
+        // Upstream registers GET /-/quit outside the prefix.
+        if path == b"/-/quit" && matches!(req.method, Method::Get | Method::Head) {
+            return Response::plain(405, "Only POST or PUT requests allowed.");
+        }
+        let rest: &[u8] = if self.prefix.is_empty() {
+            path
+        } else if path == self.prefix.as_bytes() {
+            return redirect(code_for(&req.method), &format!("{}/", self.prefix));
+        } else {
+            match path.strip_prefix(self.prefix.as_bytes()) {
+                Some(r) if r.starts_with(b"/") => r,
+                _ => return Response::not_found(),
+            }
+        };
+        let (allowed, kind) = match self.match_path(rest) {
+            Matched::Path(allowed, kind) => (allowed, kind),
+            Matched::NoMatch => return self.no_match(req, rest),
+        };
+        let Some(route) = self.select(req, allowed, kind) else {
+            return Response::method_not_allowed(allowed);
+        };
+        let started = Instant::now();
+        let received_at = gofmt::unix_nanos_now();
+        let resp = self.run(req, &route.action, received_at);
+        if let Some(handler) = route.handler {
+            self.telemetry
+                .count_request(handler, &req.method.label(), resp.status);
+        }
+        if let Action::Push(..) = route.action {
+            if matches!(req.method, Method::Put | Method::Post) {
+                self.telemetry.observe_push(
+                    &req.method.label(),
+                    started.elapsed(),
+                    approximate_request_size(req),
+                );
+            }
+        }
+        resp
+    }
+
+    fn match_path(&self, rest: &[u8]) -> Matched {
+        let push_prefixes: [(&[u8], JobEncoding); 2] = [
+            (b"/metrics/job@base64/", JobEncoding::Base64),
+            (b"/metrics/job/", JobEncoding::Plain),
+        ];
+        for (p, enc) in push_prefixes {
+            if rest.len() > p.len() && rest.starts_with(p) {
+                // Offset of the `/` before the job segment.
+                return Matched::Path(PUSH_METHODS, PathKind::Push(enc, p.len() - 1));
+            }
+        }
+        if rest == self.telemetry_path.as_bytes() {
+            return Matched::Path(GET_METHODS, PathKind::Scrape);
+        }
+        let kind = match rest {
+            b"/-/healthy" => PathKind::Healthy,
+            b"/-/ready" => PathKind::Ready,
+            b"/-/quit" => return Matched::Path(QUIT_METHODS, PathKind::Quit),
+            b"/" | b"/status" => PathKind::Ui,
+            b"/api/v1/status" => PathKind::ApiStatus,
+            b"/api/v1/metrics" => PathKind::ApiMetrics,
+            b"/api/v1/admin/wipe" if self.config.enable_admin_api => {
+                return Matched::Path(WIPE_METHODS, PathKind::Wipe)
+            }
+            r if r.starts_with(b"/static/") && r.len() > b"/static/".len() => PathKind::Static,
+            _ => return Matched::NoMatch,
+        };
+        Matched::Path(GET_METHODS, kind)
+    }
+
+    /// Picks the action for the request's method on a matched path, or
+    /// `None` for 405.
+    fn select(&self, req: &Request, allowed: &'static [&'static str], kind: PathKind) -> Option<Route> {
+        let is_get = matches!(req.method, Method::Get | Method::Head);
+        let route = |handler: Option<&'static str>, action: Action| Some(Route { handler, action });
+        if req.method == Method::Options {
+            return match kind {
+                PathKind::ApiStatus | PathKind::ApiMetrics | PathKind::Wipe => {
+                    route(Some("api/v1/options"), Action::ApiOptions)
+                }
+                _ => route(None, Action::Options(allowed)),
+            };
+        }
+        match kind {
+            PathKind::Push(enc, at) => match req.method {
+                Method::Put | Method::Post => route(Some("push"), Action::Push(enc, at)),
+                Method::Delete => route(Some("delete"), Action::Push(enc, at)),
+                _ => None,
+            },
+            PathKind::Scrape if is_get => route(None, Action::Scrape),
+            PathKind::Healthy if is_get => route(Some("healthy"), Action::Health),
+            PathKind::Ready if is_get => route(Some("ready"), Action::Health),
+            PathKind::Quit => match req.method {
+                Method::Put | Method::Post => route(None, Action::Quit),
+                _ => None,
+            },
+            PathKind::Ui if is_get => route(Some("status"), Action::Ui),
+            PathKind::Static if is_get => {
+                let name = String::from_utf8_lossy(&req.path).rsplit('/').next().unwrap_or("").to_string();
+                route(Some("static"), Action::Static(name))
+            }
+            PathKind::ApiStatus if is_get => route(Some("api/v1/status"), Action::ApiStatus),
+            PathKind::ApiMetrics if is_get => route(Some("api/v1/metrics"), Action::ApiMetrics),
+            PathKind::Wipe if req.method == Method::Put => route(Some("wipe"), Action::Wipe),
+            _ => None,
+        }
+    }
+
+    fn run(&self, req: &Request, action: &Action, received_at: i64) -> Response {
+        match action {
+            Action::Push(enc, at) => {
+                let rest = &req.path[self.prefix.len() + at..];
+                push::handle(req, *enc, rest, &self.store, &self.push, received_at)
+            }
+            Action::Scrape => scrape::handle(req, &self.store, &self.telemetry, self.scrape),
+            Action::Health => self.health(),
+            Action::Quit => self.quit(),
+            Action::Ui => ui::page(self),
+            Action::Static(name) => ui::asset(name),
+            Action::ApiStatus => api::status(&self.config, self.start_time),
+            Action::ApiMetrics => api::metrics(&self.store.groups()),
+            Action::ApiOptions => api::options(),
+            Action::Wipe => {
+                let n = self.store.wipe();
+                log::info("wiped metric store", &[("groups", &n)]);
+                Response::empty(202)
+            }
+            Action::Options(allowed) => Response::empty(200).with_header("Allow", &allowed.join(", ")),
+        }
+    }
+
+    fn health(&self) -> Response {
+        // Taking the store lock proves the writer is not wedged; a wedged
+        // writer makes this hang, which a liveness probe's timeout notices.
+        self.store.ping();
+        if self.config.health_includes_scrape {
+            if let Err(problems) = self.store.gather() {
+                let first = problems.problems.first().cloned().unwrap_or_default();
+                return Response::error(500, &format!("metrics cannot be gathered: {}", first));
+            }
+        }
+        Response::plain(200, "OK")
+    }
+
+    fn quit(&self) -> Response {
+        if !self.config.enable_lifecycle {
+            return Response::plain(403, "Lifecycle API is not enabled.");
+        }
+        let sender = self.shutdown.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if let Some(tx) = sender {
+            // The receiver lives as long as main; a send error means
+            // shutdown is already under way.
+            let _ = tx.send(ShutdownReason::QuitEndpoint);
+        }
+        Response::plain(200, "Requesting termination... Goodbye!")
+    }
+
+    /// No route: maybe a trailing-slash redirect, `/api/v1` → `/api/v1/`, or 404.
+    fn no_match(&self, req: &Request, rest: &[u8]) -> Response {
+        if rest == b"/api/v1" {
+            return redirect(301, &format!("{}/api/v1/", self.prefix));
+        }
+        // A push path with an empty job: upstream's router suggests the path
+        // without the slash (which then has no route and 404s).
+        if rest == b"/metrics/job/" || rest == b"/metrics/job@base64/" {
+            let location = format!("{}{}", self.prefix, String::from_utf8_lossy(&rest[..rest.len() - 1]));
+            return redirect(code_for(&req.method), &location);
+        }
+        let toggled: Vec<u8> = match rest.strip_suffix(b"/") {
+            Some(r) if !r.is_empty() => r.to_vec(),
+            Some(_) => return Response::not_found(),
+            None => [rest, b"/"].concat(),
+        };
+        if let Matched::Path(..) = self.match_path(&toggled) {
+            let location = format!("{}{}", self.prefix, String::from_utf8_lossy(&toggled));
+            return redirect(code_for(&req.method), &location);
+        }
+        Response::not_found()
+    }
+}
+
+/// 301 for GET (and HEAD), 307 otherwise, so a redirected PUT stays a PUT.
+fn code_for(method: &Method) -> u16 {
+    match method {
+        Method::Get | Method::Head => 301,
+        _ => 307,
+    }
+}
+
+fn redirect(code: u16, location: &str) -> Response {
+    let body = if code == 301 {
+        format!("<a href=\"{}\">Moved Permanently</a>.\n\n", location)
+    } else {
+        format!("<a href=\"{}\">Temporary Redirect</a>.\n\n", location)
+    };
+    Response::empty(code)
+        .with_header("Location", location)
+        .with_header("Content-Type", "text/html; charset=utf-8")
+        .with_body(body.into_bytes())
+}
+
+/// The cleaned path (plus query) if the raw path contains `//`, `/./` or
+/// `/../` segments (Go's `path.Clean`, keeping a trailing slash); `None`
+/// when it is already clean.
+fn cleaned(raw_url: &str) -> Option<String> {
+    let (path, query) = match raw_url.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (raw_url, None),
+    };
+    let mut segments: Vec<&str> = Vec::new();
+    for seg in path.split('/').skip(1) {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                segments.pop();
+            }
+            s => segments.push(s),
+        }
+    }
+    let mut clean = format!("/{}", segments.join("/"));
+    let ends_in_dir = path.ends_with('/') || path.ends_with("/.") || path.ends_with("/..");
+    if ends_in_dir && clean != "/" {
+        clean.push('/');
+    }
+    if clean == path {
+        return None;
+    }
+    Some(match query {
+        Some(q) => format!("{}?{}", clean, q),
+        None => clean,
+    })
+}
+
+/// Upstream's approximation of a request's size: target, method, protocol,
+/// header names and values, and the body length when known.
+fn approximate_request_size(req: &Request) -> f64 {
+    let mut size = req.raw_url.len() + req.method.as_str().len() + "HTTP/1.1".len();
+    for (name, value) in &req.headers {
+        size += name.len() + value.len();
+    }
+    if let crate::http::Body::Complete(b) = &req.body {
+        size += b.len();
+    }
+    size as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cleaning_table() {
+        let cases = [
+            ("/metrics/job/j8/a//b/c", Some("/metrics/job/j8/a/b/c")),
+            ("/metrics", None),
+            ("/a/./b", Some("/a/b")),
+            ("/a/../b", Some("/b")),
+            ("/a/b/", None),
+            ("/", None),
+            ("//", Some("/")),
+            ("/a//b?x=1", Some("/a/b?x=1")),
+        ];
+        for (input, want) in cases {
+            assert_eq!(cleaned(input).as_deref(), want, "input {input}");
+        }
+    }
+}

@@ -1,0 +1,2 @@
+// pushgate status page behaviour (placeholder until the full UI lands).
+"use strict";
