@@ -12,7 +12,8 @@ use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 use std::hash::{Hash, Hasher};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Duration;
 
 use crate::model::{
     GroupingKey, Label, Metric, MetricFamily, MetricType, NameValidation, Value, INSTANCE_LABEL,
@@ -186,6 +187,8 @@ struct State {
 /// readers copy out shared pointers under it, so rendering happens unlocked.
 pub struct Store {
     state: Mutex<State>,
+    /// Notified after every change of `State::generation`.
+    changed: Condvar,
     reserved: HashMap<String, MetricType>,
     mode: CheckMode,
     names: NameValidation,
@@ -196,6 +199,7 @@ impl Store {
     pub fn new(reserved: Vec<ReservedFamily>, mode: CheckMode, names: NameValidation) -> Store {
         Store {
             state: Mutex::new(State::default()),
+            changed: Condvar::new(),
             reserved: reserved.into_iter().map(|r| (r.name, r.kind)).collect(),
             mode,
             names,
@@ -233,9 +237,11 @@ impl Store {
         };
         if !problems.is_empty() {
             state.record_failure(gid, key, received_at);
+            self.changed.notify_all();
             return PushOutcome::Rejected(Rejection { problems });
         }
         state.apply(gid, key, families, replace_group, received_at);
+        self.changed.notify_all();
         PushOutcome::Applied
     }
 
@@ -243,7 +249,9 @@ impl Store {
     pub fn delete(&self, key: &GroupingKey) -> bool {
         let mut state = self.lock();
         let gid: GroupId = key.sort_key().into();
-        state.remove_group(&gid)
+        let existed = state.remove_group(&gid);
+        self.changed.notify_all();
+        existed
     }
 
     /// Removes every group. Returns how many there were.
@@ -253,6 +261,7 @@ impl Store {
         for id in &ids {
             state.remove_group(id);
         }
+        self.changed.notify_all();
         ids.len()
     }
 
@@ -268,6 +277,7 @@ impl Store {
         for (id, _) in &doomed {
             state.remove_group(id);
         }
+        self.changed.notify_all();
         doomed.into_iter().map(|(_, k)| k).collect()
     }
 
@@ -302,6 +312,7 @@ impl Store {
             state.groups.insert(gid, group);
         }
         state.generation += 1;
+        self.changed.notify_all();
     }
 
     /// Every stored family merged by name, sorted by name, or the problems
@@ -336,6 +347,19 @@ impl Store {
     /// A counter that changes whenever the content changes.
     pub fn generation(&self) -> u64 {
         self.lock().generation
+    }
+
+    /// Waits until the generation differs from `since` or `timeout` passes;
+    /// returns the generation then. Lets the snapshot timer sleep while idle.
+    pub fn wait_for_change(&self, since: u64, timeout: Duration) -> u64 {
+        let state = self.lock();
+        match self
+            .changed
+            .wait_timeout_while(state, timeout, |s| s.generation == since)
+        {
+            Ok((state, _)) => state.generation,
+            Err(p) => p.into_inner().0.generation,
+        }
     }
 
     /// Number of groups and of stored series (push-time gauges included).
@@ -1128,6 +1152,22 @@ mod tests {
         assert_eq!(t.usage(), s.usage());
         let p = rejected(push(&t, &key(&[("job", "b")]), vec![family("x", MetricType::Gauge, &[(&[], 1.0)])], false, 2));
         assert!(p[0].ends_with("is not a UNTYPED"));
+    }
+
+    #[test]
+    fn wait_for_change_sees_writes_and_times_out_when_idle() {
+        let s = Arc::new(store());
+        let g0 = s.generation();
+        assert_eq!(s.wait_for_change(g0, Duration::from_millis(10)), g0);
+        let writer = {
+            let s = s.clone();
+            std::thread::spawn(move || {
+                push(&s, &key(&[("job", "w")]), vec![], false, 1);
+            })
+        };
+        let g1 = s.wait_for_change(g0, Duration::from_secs(5));
+        assert_ne!(g1, g0);
+        writer.join().expect("writer thread");
     }
 
     #[test]
