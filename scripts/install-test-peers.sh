@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what the test suites talk to: upstream's Pushgateway (for the
+# side-by-side comparison) and Python's prometheus_client (a real client).
+# Needs root for apt-get (CI and these machines run as root).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v prometheus-pushgateway >/dev/null || need_apt+=(prometheus-pushgateway)
+command -v python3 >/dev/null || need_apt+=(python3)
+python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "== apt-get install ${need_apt[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+if [ ! -x target/py/bin/python ]; then
+  echo "== python venv with prometheus_client"
+  mkdir -p target
+  python3 -m venv target/py
+  target/py/bin/pip install -q prometheus_client
+fi

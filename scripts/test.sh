@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs every pushgate test on a fresh machine: installs the peers the tests
+# talk to (Debian and PyPI packages), then runs `cargo test` and the
+# peer-driven suites. Safe to re-run; installs are skipped when present.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+start=$(date +%s)
+
+scripts/install-test-peers.sh
+
+echo "== cargo test"
+cargo test --all-targets 2>&1 | tee target/cargo-test.log
+grep -q "test result: ok" target/cargo-test.log
+
+echo "== compare with upstream Pushgateway"
+python3 scripts/compare_upstream.py --pushgate target/debug/pushgate
+
+echo "== prometheus_client round trip"
+scripts/python-client.sh target/debug/pushgate
+
+echo "== all suites passed in $(( $(date +%s) - start )) s"
