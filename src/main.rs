@@ -58,8 +58,17 @@ fn run(config: Config) -> ExitCode {
         "starting pushgate",
         &[("version", &build.version), ("revision", &build.revision)],
     );
+    if let Err(msg) = refuse_unimplemented(&config) {
+        log::error(&msg, &[]);
+        return ExitCode::FAILURE;
+    }
     let app = Arc::new(build_app(config));
-    let listeners = match server::bind(&app.config.listen_addresses) {
+    let listeners = if app.config.systemd_socket {
+        server::systemd_listeners()
+    } else {
+        server::bind(&app.config.listen_addresses)
+    };
+    let listeners = match listeners {
         Ok(l) => l,
         Err(e) => {
             log::error("cannot open listener", &[("err", &e)]);
@@ -89,6 +98,19 @@ fn run(config: Config) -> ExitCode {
     servers.stop();
     log::info("HTTP server stopped", &[]);
     ExitCode::SUCCESS
+}
+
+/// Flags whose feature this build does not have yet: refusing them is
+/// better than silently running without, e.g., the basic auth a web config
+/// file asks for.
+fn refuse_unimplemented(config: &Config) -> Result<(), String> {
+    if !config.web_config_file.is_empty() {
+        return Err("--web.config.file is not supported by this build; refusing to start without the authentication it may require".into());
+    }
+    if !config.group_ttl.is_zero() {
+        return Err("--push.group-ttl is not supported by this build".into());
+    }
+    Ok(())
 }
 
 fn build_app(config: Config) -> App {

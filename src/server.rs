@@ -64,6 +64,53 @@ pub fn bind(addresses: &[ListenAddress]) -> Result<Vec<TcpListener>, BindError> 
     Ok(listeners)
 }
 
+/// The sockets systemd passed by socket activation (`LISTEN_PID`,
+/// `LISTEN_FDS`; descriptors from 3 on), so a unit can listen on port 9091
+/// without privileges and keep it across restarts.
+pub fn systemd_listeners() -> Result<Vec<TcpListener>, BindError> {
+    use std::os::fd::FromRawFd;
+    let fail = |msg: &str| BindError {
+        address: "systemd socket".to_string(),
+        source: io::Error::other(msg.to_string()),
+    };
+    let pid = std::env::var("LISTEN_PID").map_err(|_| fail("LISTEN_PID is not set"))?;
+    if pid.trim().parse::<u32>().ok() != Some(std::process::id()) {
+        return Err(fail("LISTEN_PID does not name this process"));
+    }
+    let count: i32 = std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|n| n.trim().parse().ok())
+        .filter(|n| (1..=64).contains(n))
+        .ok_or_else(|| fail("LISTEN_FDS must be a number from 1 to 64"))?;
+    let mut listeners = Vec::new();
+    for fd in 3..3 + count {
+        if !is_listening_tcp_socket(fd) {
+            return Err(fail(&format!("descriptor {} is not a listening TCP socket", fd)));
+        }
+        // SAFETY: systemd hands these descriptors to this process (LISTEN_PID
+        // checked above) and nothing else owns them; we verified each is a
+        // listening stream socket.
+        let listener = unsafe { TcpListener::from_raw_fd(fd) };
+        set_nodelay(&listener);
+        listeners.push(listener);
+    }
+    Ok(listeners)
+}
+
+fn is_listening_tcp_socket(fd: i32) -> bool {
+    let int_option = |level, name| {
+        let mut value: libc::c_int = 0;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: value and len are valid out-pointers of the right size.
+        let rc = unsafe {
+            libc::getsockopt(fd, level, name, &mut value as *mut _ as *mut libc::c_void, &mut len)
+        };
+        (rc == 0).then_some(value)
+    };
+    int_option(libc::SOL_SOCKET, libc::SO_TYPE) == Some(libc::SOCK_STREAM)
+        && int_option(libc::SOL_SOCKET, libc::SO_ACCEPTCONN) == Some(1)
+}
+
 /// Sets `TCP_NODELAY` on a listening socket. Linux copies it to every
 /// accepted socket, which avoids tiny_http's 40 ms Nagle stall on responses
 /// over 1 KiB (header and body leave in separate writes).
