@@ -273,8 +273,8 @@ impl MediaRange {
 }
 
 /// True if and only if `Accept-Encoding` rates gzip strictly higher than
-/// identity (each taken as the highest q among entries naming it or `*`;
-/// identity defaults to 1 when not mentioned at all).
+/// identity, each taken as the highest q among entries naming it or `*`
+/// (0 when neither is named), as upstream's negotiation does.
 pub fn wants_gzip(accept_encoding: &str) -> bool {
     let mut gzip: Option<f32> = None;
     let mut identity: Option<f32> = None;
@@ -295,7 +295,7 @@ pub fn wants_gzip(accept_encoding: &str) -> bool {
         *slot = Some(slot.map_or(q, |old: f32| old.max(q)));
     }
     let gzip_q = gzip.or(star).unwrap_or(0.0);
-    let identity_q = identity.or(star).unwrap_or(1.0);
+    let identity_q = identity.or(star).unwrap_or(0.0);
     gzip_q > identity_q
 }
 
