@@ -62,6 +62,10 @@ fn run(config: Config) -> ExitCode {
         log::error(&msg, &[]);
         return ExitCode::FAILURE;
     }
+    match server::raise_fd_limit() {
+        Ok(n) => log::debug("descriptor limit", &[("max_fds", &n)]),
+        Err(e) => log::warn("cannot raise the descriptor limit", &[("err", &e)]),
+    }
     let app = Arc::new(build_app(config));
     let listeners = if app.config.systemd_socket {
         server::systemd_listeners()

@@ -64,6 +64,29 @@ pub fn bind(addresses: &[ListenAddress]) -> Result<Vec<TcpListener>, BindError> 
     Ok(listeners)
 }
 
+/// Raises the soft limit on open descriptors to the hard limit. tiny_http
+/// holds two descriptors per connection (it duplicates each socket), so the
+/// common soft default of 1024 caps pushgate at ~500 clients; at the limit
+/// its accept thread stops for good. Returns the new soft limit.
+pub fn raise_fd_limit() -> io::Result<u64> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `lim` is a valid out-pointer for getrlimit.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if lim.rlim_cur < lim.rlim_max {
+        lim.rlim_cur = lim.rlim_max;
+        // SAFETY: `lim` is a valid, initialised rlimit.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(lim.rlim_cur as u64)
+}
+
 /// The sockets systemd passed by socket activation (`LISTEN_PID`,
 /// `LISTEN_FDS`; descriptors from 3 on), so a unit can listen on port 9091
 /// without privileges and keep it across restarts.
