@@ -55,6 +55,10 @@ pub struct Config {
     pub group_ttl: Duration,
     /// 0 = unlimited.
     pub max_body_bytes: u64,
+    /// Most series the store may hold, push-time gauges included; 0 = unlimited.
+    pub max_series: usize,
+    /// Most groups the store may hold; 0 = unlimited.
+    pub max_groups: usize,
     pub health_includes_scrape: bool,
 }
 
@@ -79,6 +83,8 @@ impl Default for Config {
             log_format: log::Format::Logfmt,
             group_ttl: Duration::ZERO,
             max_body_bytes: 64 << 20,
+            max_series: 0,
+            max_groups: 0,
             health_includes_scrape: false,
         }
     }
@@ -175,6 +181,8 @@ impl Config {
             ("log.format", text(self.log_format.as_str())),
             ("push.group-ttl", gofmt::format_duration(self.group_ttl)),
             ("push.max-body-bytes", self.max_body_bytes.to_string()),
+            ("push.max-groups", self.max_groups.to_string()),
+            ("push.max-series", self.max_series.to_string()),
             (
                 "web.health-includes-scrape",
                 self.health_includes_scrape.to_string(),
@@ -218,6 +226,8 @@ impl Config {
         flags.set_parsed("--push.group-ttl", parse_duration, &mut c.group_ttl)?;
         let max_body = &mut c.max_body_bytes;
         flags.set_parsed("--push.max-body-bytes", parse_byte_size, max_body)?;
+        flags.set_parsed("--push.max-series", parse_count, &mut c.max_series)?;
+        flags.set_parsed("--push.max-groups", parse_count, &mut c.max_groups)?;
         let health = &mut c.health_includes_scrape;
         flags.set_bool("--web.health-includes-scrape", health)?;
         Ok(c)
@@ -348,6 +358,16 @@ const FLAGS: &[FlagSpec] = &[
         "--push.max-body-bytes",
         Kind::Value,
         "Largest push body, raw and decompressed (KiB/MiB/GiB suffixes); 0 = no limit.",
+    ),
+    own(
+        "--push.max-series",
+        Kind::Value,
+        "Most series stored (push-time gauges included); pushes beyond get 429. 0 = no limit.",
+    ),
+    own(
+        "--push.max-groups",
+        Kind::Value,
+        "Most groups stored; pushes creating more get 429. 0 = no limit.",
     ),
     own(
         "--web.health-includes-scrape",
@@ -649,6 +669,12 @@ fn duration_component(text: &str) -> Option<(u128, &str)> {
 }
 
 /// Parses a byte count: digits, optionally followed by `KiB`, `MiB` or `GiB`.
+/// A plain non-negative count.
+fn parse_count(text: &str) -> Result<usize, String> {
+    text.parse::<usize>()
+        .map_err(|_| "expected a non-negative integer".to_string())
+}
+
 fn parse_byte_size(text: &str) -> Result<u64, String> {
     const EXPECTED: &str = "expected a number of bytes, optionally with KiB, MiB or GiB";
     let digits_end = text
@@ -859,6 +885,8 @@ mod tests {
             ("push.enable-utf8-names", "false"),
             ("push.group-ttl", "0s"),
             ("push.max-body-bytes", "67108864"),
+            ("push.max-groups", "0"),
+            ("push.max-series", "0"),
             ("web.config.file", ""),
             ("web.enable-admin-api", "false"),
             ("web.enable-lifecycle", "false"),

@@ -30,7 +30,7 @@ use std::sync::{mpsc, Arc, Mutex};
 use config::{Command, Config};
 use model::NameValidation;
 use router::{App, ShutdownReason};
-use store::{CheckMode, ReservedFamily, Store};
+use store::{CheckMode, Policy, ReservedFamily, Store};
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
@@ -82,6 +82,7 @@ fn run(config: Config) -> ExitCode {
     let (tx, rx) = mpsc::channel();
     *app.shutdown.lock().unwrap_or_else(|p| p.into_inner()) = Some(tx.clone());
     spawn_signal_waiter(tx);
+    spawn_expiry(app.clone());
     let servers = match server::start(app.clone(), listeners) {
         Ok(s) => s,
         Err(e) => {
@@ -111,9 +112,6 @@ fn refuse_unimplemented(config: &Config) -> Result<(), String> {
     if !config.web_config_file.is_empty() {
         return Err("--web.config.file is not supported by this build; refusing to start without the authentication it may require".into());
     }
-    if !config.group_ttl.is_zero() {
-        return Err("--push.group-ttl is not supported by this build".into());
-    }
     Ok(())
 }
 
@@ -136,7 +134,11 @@ fn build_app(config: Config) -> App {
         })
         .collect();
     App {
-        store: Arc::new(Store::new(reserved, mode, names)),
+        store: Arc::new(Store::new(reserved, mode, names).with_policy(Policy {
+            default_ttl: (!config.group_ttl.is_zero()).then_some(config.group_ttl),
+            max_series: config.max_series,
+            max_groups: config.max_groups,
+        })),
         telemetry: telemetry::Telemetry::new(),
         start_time: gofmt::unix_nanos_now(),
         push: push::PushSettings {
@@ -151,6 +153,23 @@ fn build_app(config: Config) -> App {
         telemetry_path: config.telemetry_path(),
         shutdown: Mutex::new(None),
         config,
+    }
+}
+
+/// Drops groups whose TTL ran out. Four checks a second keep an expired
+/// group visible for at most 250 ms; each check is O(log groups).
+fn spawn_expiry(app: Arc<App>) {
+    let spawned = std::thread::Builder::new()
+        .name("expiry".into())
+        .spawn(move || loop {
+            std::thread::sleep(std::time::Duration::from_millis(250));
+            for key in app.store.expire(gofmt::unix_nanos_now()) {
+                app.telemetry.count_expired_group();
+                log::info("group expired", &[("group", &key)]);
+            }
+        });
+    if let Err(e) = spawned {
+        log::error("cannot start the expiry thread", &[("err", &e)]);
     }
 }
 

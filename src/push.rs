@@ -256,6 +256,10 @@ pub fn handle(
         store.delete(&key);
         return Response::empty(202);
     }
+    let ttl = match requested_ttl(req) {
+        Ok(t) => t,
+        Err(msg) => return Response::error(400, &msg),
+    };
     let families = match read_families(req, settings) {
         Ok(f) => f,
         Err(resp) => return resp,
@@ -265,6 +269,7 @@ pub fn handle(
         families,
         replace_group: req.method == Method::Put,
         received_at,
+        ttl,
     });
     match (outcome, settings.mode) {
         (PushOutcome::Applied, CheckMode::Checked) => Response::empty(200),
@@ -277,6 +282,10 @@ pub fn handle(
             );
             Response::error(400, &format!("{}: {}", INCONSISTENT_PREFIX, r))
         }
+        (PushOutcome::OverBudget(msg), _) => {
+            log::warn("push over budget", &[("source", &source_of(req)), ("err", &msg)]);
+            Response::error(429, &format!("push rejected: {}", msg))
+        }
         (PushOutcome::Rejected(r), CheckMode::Unchecked) => {
             let source = source_of(req);
             log::warn(
@@ -286,6 +295,32 @@ pub fn handle(
             Response::empty(202)
         }
     }
+}
+
+/// Header in which a client asks for a time to live of its group.
+pub const TTL_HEADER: &str = "Pushgate-Group-TTL";
+
+/// The longest per-group TTL a client may ask for: a year. Longer than any
+/// sensible batch period, short enough that a typo cannot pin a group forever.
+pub const MAX_GROUP_TTL: std::time::Duration = std::time::Duration::from_secs(366 * 24 * 3600);
+
+/// The TTL asked for with the `Pushgate-Group-TTL` header, as a Go duration
+/// (`90s`, `1h30m`; `0` clears a previous one).
+fn requested_ttl(req: &Request) -> Result<Option<std::time::Duration>, String> {
+    let Some(raw) = req.header(TTL_HEADER) else {
+        return Ok(None);
+    };
+    let ttl = crate::config::parse_duration(raw.trim())
+        .map_err(|e| format!("invalid {} header {:?}: {}", TTL_HEADER, raw, e))?;
+    if ttl > MAX_GROUP_TTL {
+        return Err(format!(
+            "invalid {} header {:?}: at most {} allowed",
+            TTL_HEADER,
+            raw,
+            crate::gofmt::format_duration(MAX_GROUP_TTL)
+        ));
+    }
+    Ok(Some(ttl))
 }
 
 fn source_of(req: &Request) -> String {

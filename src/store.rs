@@ -34,6 +34,10 @@ pub struct GroupSnapshot {
     pub key: GroupingKey,
     /// Sorted by family name; includes the two push-time gauges.
     pub families: Vec<Arc<TimestampedFamily>>,
+    /// The group's own time to live, if a client asked for one.
+    pub ttl: Option<Duration>,
+    /// Unix nanoseconds when the group expires; `None` = never.
+    pub expires_at: Option<i64>,
 }
 
 impl GroupSnapshot {
@@ -108,6 +112,21 @@ pub struct Push {
     pub replace_group: bool,
     /// Unix nanoseconds when the request was received.
     pub received_at: i64,
+    /// A per-group time to live asked for by the client: `Some(ZERO)` clears
+    /// it, `None` keeps what the group had.
+    pub ttl: Option<Duration>,
+}
+
+/// Limits on what the store holds (0 = unlimited) and how long groups live.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Policy {
+    /// `--push.group-ttl`: groups not pushed successfully for this long are
+    /// dropped; `None` keeps them forever (upstream's behaviour).
+    pub default_ttl: Option<Duration>,
+    /// `--push.max-series`: series stored, the push-time gauges included.
+    pub max_series: usize,
+    /// `--push.max-groups`.
+    pub max_groups: usize,
 }
 
 /// Why a push was rejected: the individual problems, in a stable order.
@@ -143,6 +162,9 @@ pub enum PushOutcome {
     Applied,
     /// Nothing pushed was applied; the group's failure gauge was set.
     Rejected(Rejection),
+    /// The push would exceed `--push.max-series` or `--push.max-groups`;
+    /// nothing changed, not even the failure gauge.
+    OverBudget(String),
 }
 
 type GroupId = Arc<[u8]>;
@@ -150,6 +172,12 @@ type GroupId = Arc<[u8]>;
 struct Group {
     key: GroupingKey,
     families: BTreeMap<String, Arc<TimestampedFamily>>,
+    ttl: Option<Duration>,
+    /// Unix nanoseconds the TTL counts from: the last successful push, or
+    /// the first write if no push ever succeeded.
+    ttl_base: i64,
+    /// The entry of this group in `State::deadlines`, if any.
+    deadline: Option<i64>,
 }
 
 /// Everything the consistency check needs to know about one family name.
@@ -181,6 +209,8 @@ struct State {
     /// Bumped on every change; lets readers cache and persistence skip idle periods.
     generation: u64,
     series_count: usize,
+    /// Expiry deadlines (unix nanoseconds), so expiry never scans the store.
+    deadlines: BTreeSet<(i64, GroupId)>,
 }
 
 /// The store. All methods take `&self`; one mutex serialises writes, and
@@ -192,6 +222,7 @@ pub struct Store {
     reserved: HashMap<String, MetricType>,
     mode: CheckMode,
     names: NameValidation,
+    policy: Policy,
 }
 
 impl Store {
@@ -203,7 +234,14 @@ impl Store {
             reserved: reserved.into_iter().map(|r| (r.name, r.kind)).collect(),
             mode,
             names,
+            policy: Policy::default(),
         }
+    }
+
+    /// Sets the TTL and budget policy (before the store is shared).
+    pub fn with_policy(mut self, policy: Policy) -> Store {
+        self.policy = policy;
+        self
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -223,6 +261,7 @@ impl Store {
             families,
             replace_group,
             received_at,
+            ttl,
         } = push;
         let families = prepare_families(&key, families);
         let local = local_problems(&families, self.names);
@@ -236,11 +275,21 @@ impl Store {
             Vec::new()
         };
         if !problems.is_empty() {
-            state.record_failure(gid, key, received_at);
+            state.record_failure(gid.clone(), key, received_at);
+            state.schedule_expiry(&gid, self.policy.default_ttl);
             self.changed.notify_all();
             return PushOutcome::Rejected(Rejection { problems });
         }
-        state.apply(gid, key, families, replace_group, received_at);
+        if let Err(msg) = self.check_budget(&state, &gid, &families, replace_group) {
+            return PushOutcome::OverBudget(msg);
+        }
+        state.apply(gid.clone(), key, families, replace_group, received_at);
+        if let Some(ttl) = ttl {
+            if let Some(g) = state.groups.get_mut(&gid) {
+                g.ttl = (!ttl.is_zero()).then_some(ttl);
+            }
+        }
+        state.schedule_expiry(&gid, self.policy.default_ttl);
         self.changed.notify_all();
         PushOutcome::Applied
     }
@@ -290,6 +339,8 @@ impl Store {
             .map(|g| GroupSnapshot {
                 key: g.key.clone(),
                 families: g.families.values().cloned().collect(),
+                ttl: g.ttl,
+                expires_at: g.deadline,
             })
             .collect()
     }
@@ -304,12 +355,17 @@ impl Store {
             let mut group = Group {
                 key: g.key,
                 families: BTreeMap::new(),
+                ttl: g.ttl,
+                ttl_base: 0,
+                deadline: None,
             };
             for f in g.families {
                 state.index_add(&gid, &f.family);
                 group.families.insert(f.family.name.clone(), f);
             }
-            state.groups.insert(gid, group);
+            group.ttl_base = restored_ttl_base(&group);
+            state.groups.insert(gid.clone(), group);
+            state.schedule_expiry(&gid, self.policy.default_ttl);
         }
         state.generation += 1;
         self.changed.notify_all();
@@ -347,6 +403,74 @@ impl Store {
     /// A counter that changes whenever the content changes.
     pub fn generation(&self) -> u64 {
         self.lock().generation
+    }
+
+    /// Removes every group whose TTL ran out at `now` (unix nanoseconds) and
+    /// returns their keys. Costs O(log groups) per call plus the expired ones.
+    pub fn expire(&self, now: i64) -> Vec<GroupingKey> {
+        let mut state = self.lock();
+        let mut expired = Vec::new();
+        while let Some((deadline, gid)) = state.deadlines.first().cloned() {
+            if deadline > now {
+                break;
+            }
+            state.deadlines.pop_first();
+            if let Some(g) = state.groups.get(&gid) {
+                expired.push(g.key.clone());
+            }
+            state.remove_group(&gid);
+        }
+        if !expired.is_empty() {
+            self.changed.notify_all();
+        }
+        expired
+    }
+
+    /// The series and group counts after `families` were applied, checked
+    /// against the budget. Checked before anything changes.
+    fn check_budget(
+        &self,
+        state: &State,
+        gid: &GroupId,
+        families: &[MetricFamily],
+        replace_group: bool,
+    ) -> Result<(), String> {
+        let Policy {
+            max_series,
+            max_groups,
+            ..
+        } = self.policy;
+        let group = state.groups.get(gid);
+        if max_groups > 0 && group.is_none() && state.groups.len() >= max_groups {
+            return Err(format!(
+                "the store already holds {} groups, the limit set by --push.max-groups",
+                state.groups.len()
+            ));
+        }
+        if max_series == 0 {
+            return Ok(());
+        }
+        let pushed: usize = families.iter().map(|f| f.metrics.len()).sum();
+        let replaced: usize = group.map_or(0, |g| {
+            g.families
+                .values()
+                .filter(|f| {
+                    let name = f.family.name.as_str();
+                    let managed = name == PUSH_TIME_METRIC || name == PUSH_FAILURE_TIME_METRIC;
+                    !managed && (replace_group || families.iter().any(|p| p.name == name))
+                })
+                .map(|f| f.family.metrics.len())
+                .sum()
+        });
+        let gauges = if group.is_some() { 0 } else { 2 };
+        let after = state.series_count - replaced + pushed + gauges;
+        if after > max_series && after > state.series_count {
+            return Err(format!(
+                "the push would make the store hold {} series, more than the {} allowed by --push.max-series",
+                after, max_series
+            ));
+        }
+        Ok(())
     }
 
     /// Waits until the generation differs from `since` or `timeout` passes;
@@ -485,6 +609,27 @@ impl Store {
 }
 
 impl State {
+    /// Recomputes the group's expiry deadline from its TTL (its own, else
+    /// `default_ttl`) and `ttl_base`.
+    fn schedule_expiry(&mut self, gid: &GroupId, default_ttl: Option<Duration>) {
+        let Some(group) = self.groups.get_mut(gid) else {
+            return;
+        };
+        let old = group.deadline.take();
+        let ttl = group.ttl.or(default_ttl);
+        group.deadline = ttl.map(|t| {
+            let nanos = i64::try_from(t.as_nanos()).unwrap_or(i64::MAX);
+            group.ttl_base.saturating_add(nanos)
+        });
+        let new = group.deadline;
+        if let Some(d) = old {
+            self.deadlines.remove(&(d, gid.clone()));
+        }
+        if let Some(d) = new {
+            self.deadlines.insert((d, gid.clone()));
+        }
+    }
+
     fn index_add(&mut self, gid: &GroupId, family: &MetricFamily) {
         let idx = self.index.entry(family.name.clone()).or_default();
         idx.groups.insert(gid.clone());
@@ -528,6 +673,9 @@ impl State {
         let Some(group) = self.groups.remove(gid) else {
             return false;
         };
+        if let Some(d) = group.deadline {
+            self.deadlines.remove(&(d, gid.clone()));
+        }
         for f in group.families.values() {
             self.index_remove(gid, &f.family);
         }
@@ -552,16 +700,19 @@ impl State {
         }
     }
 
-    fn ensure_group(&mut self, gid: &GroupId, key: GroupingKey) {
+    fn ensure_group(&mut self, gid: &GroupId, key: GroupingKey, now: i64) {
         self.groups.entry(gid.clone()).or_insert_with(|| Group {
             key,
             families: BTreeMap::new(),
+            ttl: None,
+            ttl_base: now,
+            deadline: None,
         });
     }
 
     /// The failure gauge := now; the success gauge is created with 0 if absent.
     fn record_failure(&mut self, gid: GroupId, key: GroupingKey, now: i64) {
-        self.ensure_group(&gid, key.clone());
+        self.ensure_group(&gid, key.clone(), now);
         self.set_family(&gid, push_time_family(&key, PUSH_FAILURE_TIME_METRIC, now), now);
         self.ensure_gauge(&gid, &key, PUSH_TIME_METRIC, now);
         self.generation += 1;
@@ -585,7 +736,10 @@ impl State {
         replace_group: bool,
         now: i64,
     ) {
-        self.ensure_group(&gid, key.clone());
+        self.ensure_group(&gid, key.clone(), now);
+        if let Some(g) = self.groups.get_mut(&gid) {
+            g.ttl_base = now;
+        }
         if replace_group {
             let stale: Vec<Arc<TimestampedFamily>> = self
                 .groups
@@ -658,6 +812,21 @@ impl State {
             }
         }
     }
+}
+
+/// After a restore: the last successful push time, else the last failure.
+fn restored_ttl_base(group: &Group) -> i64 {
+    let gauge = |name: &str| {
+        group.families.get(name).and_then(|f| {
+            f.family.metrics.first().and_then(|m| match m.value {
+                Value::Gauge(v) if v > 0.0 => Some((v * 1e9) as i64),
+                _ => None,
+            })
+        })
+    };
+    gauge(PUSH_TIME_METRIC)
+        .or_else(|| gauge(PUSH_FAILURE_TIME_METRIC))
+        .unwrap_or(0)
 }
 
 /// The suffix-collision problem for a family `name` of type `kind`, given a
@@ -918,6 +1087,7 @@ mod tests {
             families: fams,
             replace_group: put,
             received_at: t,
+            ttl: None,
         })
     }
 
@@ -932,8 +1102,108 @@ mod tests {
     fn rejected(o: PushOutcome) -> Vec<String> {
         match o {
             PushOutcome::Rejected(r) => r.problems,
-            PushOutcome::Applied => panic!("push was applied, expected a rejection"),
+            other => panic!("expected a rejection, got {other:?}"),
         }
+    }
+
+    fn push_ttl(s: &Store, k: &GroupingKey, t: i64, ttl: Option<Duration>) -> PushOutcome {
+        s.push(Push {
+            key: k.clone(),
+            families: vec![family("m", MetricType::Untyped, &[(&[], 1.0)])],
+            replace_group: true,
+            received_at: t,
+            ttl,
+        })
+    }
+
+    const SEC: i64 = 1_000_000_000;
+
+    #[test]
+    fn groups_expire_after_the_default_ttl_counted_from_the_last_success() {
+        let s = store().with_policy(Policy {
+            default_ttl: Some(Duration::from_secs(2)),
+            ..Policy::default()
+        });
+        let k = key(&[("job", "ttl")]);
+        push_ttl(&s, &k, 10 * SEC, None);
+        assert!(s.expire(11 * SEC).is_empty());
+        push_ttl(&s, &k, 11 * SEC, None);
+        assert!(s.expire(12 * SEC).is_empty(), "the second push renewed the group");
+        assert_eq!(s.groups()[0].expires_at, Some(13 * SEC));
+        assert_eq!(s.expire(13 * SEC), vec![k]);
+        assert!(s.groups().is_empty());
+        assert_eq!(s.usage(), (0, 0));
+    }
+
+    #[test]
+    fn failed_pushes_do_not_renew_the_ttl() {
+        let s = store().with_policy(Policy {
+            default_ttl: Some(Duration::from_secs(2)),
+            ..Policy::default()
+        });
+        let k = key(&[("job", "ttl")]);
+        push_ttl(&s, &k, 10 * SEC, None);
+        let mut bad = family("b", MetricType::Untyped, &[(&[], 1.0)]);
+        bad.metrics[0].timestamp_ms = Some(1);
+        rejected(push(&s, &k, vec![bad], false, 11 * SEC));
+        assert_eq!(s.expire(12 * SEC), vec![k]);
+    }
+
+    #[test]
+    fn per_group_ttl_overrides_and_can_be_cleared() {
+        let s = store();
+        let short = key(&[("job", "short")]);
+        let forever = key(&[("job", "forever")]);
+        push_ttl(&s, &short, 10 * SEC, Some(Duration::from_secs(1)));
+        push_ttl(&s, &forever, 10 * SEC, None);
+        push_ttl(&s, &short, 10 * SEC, None);
+        assert_eq!(s.groups()[1].ttl, Some(Duration::from_secs(1)), "kept without the header");
+        assert_eq!(s.expire(11 * SEC), vec![short.clone()]);
+        push_ttl(&s, &short, 20 * SEC, Some(Duration::from_secs(1)));
+        push_ttl(&s, &short, 20 * SEC, Some(Duration::ZERO));
+        assert!(s.expire(100 * SEC).is_empty());
+        assert_eq!(s.groups().len(), 2);
+    }
+
+    #[test]
+    fn expiry_survives_restore() {
+        let s = store();
+        let k = key(&[("job", "r")]);
+        push_ttl(&s, &k, 10 * SEC, Some(Duration::from_secs(5)));
+        let t = store();
+        t.restore(s.groups());
+        assert!(t.expire(14 * SEC).is_empty());
+        assert_eq!(t.expire(15 * SEC), vec![k]);
+    }
+
+    #[test]
+    fn series_budget_rejects_at_the_limit_and_accepts_after_deletes() {
+        // Each group holds 1 series plus its 2 gauges.
+        let s = store().with_policy(Policy {
+            max_series: 6,
+            ..Policy::default()
+        });
+        assert_eq!(push_ttl(&s, &key(&[("job", "a")]), 1, None), PushOutcome::Applied);
+        assert_eq!(push_ttl(&s, &key(&[("job", "b")]), 1, None), PushOutcome::Applied);
+        let over = push_ttl(&s, &key(&[("job", "c")]), 1, None);
+        assert!(matches!(&over, PushOutcome::OverBudget(m) if m.contains("--push.max-series")), "{over:?}");
+        assert_eq!(s.usage(), (2, 6), "nothing changed");
+        assert_eq!(push_ttl(&s, &key(&[("job", "a")]), 2, None), PushOutcome::Applied, "replacing stays within");
+        s.delete(&key(&[("job", "a")]));
+        assert_eq!(push_ttl(&s, &key(&[("job", "c")]), 3, None), PushOutcome::Applied);
+    }
+
+    #[test]
+    fn group_budget_rejects_new_groups_only() {
+        let s = store().with_policy(Policy {
+            max_groups: 1,
+            ..Policy::default()
+        });
+        assert_eq!(push_ttl(&s, &key(&[("job", "a")]), 1, None), PushOutcome::Applied);
+        assert_eq!(push_ttl(&s, &key(&[("job", "a")]), 2, None), PushOutcome::Applied);
+        let over = push_ttl(&s, &key(&[("job", "b")]), 3, None);
+        assert!(matches!(&over, PushOutcome::OverBudget(m) if m.contains("--push.max-groups")), "{over:?}");
+        assert_eq!(s.groups().len(), 1);
     }
 
     #[test]
