@@ -1,0 +1,79 @@
+//! `/-/quit`, signals and exit codes (§10, §13; checklist case 49).
+
+use std::time::Duration;
+
+use crate::util::{self, Gateway, PLAIN_CONTENT_TYPE};
+
+const EXIT_LIMIT: Duration = Duration::from_secs(5);
+
+// Case 49: quit is refused without --web.enable-lifecycle.
+#[test]
+fn case_49_quit_without_lifecycle_is_403() {
+    let gw = Gateway::start(&[]);
+    for method in ["PUT", "POST"] {
+        let resp = gw.request(method, "/-/quit", &[], b"");
+        assert_eq!(resp.status, 403, "{method}");
+        assert_eq!(
+            resp.text(),
+            "Lifecycle API is not enabled.",
+            "{method}: no newline"
+        );
+        assert_eq!(resp.header("Content-Type"), Some(PLAIN_CONTENT_TYPE));
+    }
+    assert_eq!(gw.get("/-/healthy").status, 200, "still running");
+}
+
+// Case 49: GET on /-/quit.
+#[test]
+fn case_49_get_quit_is_405() {
+    let gw = Gateway::start(&[]);
+    let resp = gw.get("/-/quit");
+    assert_eq!(resp.status, 405);
+    assert_eq!(
+        resp.text(),
+        "Only POST or PUT requests allowed.",
+        "no newline"
+    );
+    assert_eq!(resp.header("Content-Type"), Some(PLAIN_CONTENT_TYPE));
+}
+
+// Case 49: with --web.enable-lifecycle, POST quits and the process exits 0.
+#[test]
+fn case_49_quit_with_lifecycle_exits_0() {
+    let mut gw = Gateway::start(&["--web.enable-lifecycle"]);
+    let resp = gw.post("/-/quit", b"");
+    assert_eq!(resp.status, 200);
+    assert_eq!(
+        resp.text(),
+        "Requesting termination... Goodbye!",
+        "no newline"
+    );
+    let status = gw.wait_for_exit(EXIT_LIMIT).expect("exits within 5 s");
+    assert_eq!(status.code(), Some(0), "{status}");
+}
+
+// §10: SIGTERM shuts down gracefully with exit code 0.
+#[test]
+fn sigterm_exits_0() {
+    let mut gw = Gateway::start(&[]);
+    assert_eq!(gw.put("/metrics/job/t", b"m 1\n").status, 200);
+    // SAFETY: kill(2) on our own child's pid has no memory-safety conditions.
+    let rc = unsafe { libc::kill(gw.pid(), libc::SIGTERM) };
+    assert_eq!(rc, 0, "kill(SIGTERM) failed");
+    let status = gw.wait_for_exit(EXIT_LIMIT).expect("exits within 5 s");
+    assert_eq!(status.code(), Some(0), "{status}");
+}
+
+// §13: an unknown flag is a one-line error on stderr and a non-zero exit.
+#[test]
+fn unknown_flag_exits_2_with_one_line_message() {
+    let (status, stderr) = util::run_to_exit(&["--no-such-flag"], EXIT_LIMIT);
+    // pushgate's ConfigError exits 2 (config.rs); upstream's kingpin exits 1.
+    let expected = if util::upstream() { 1 } else { 2 };
+    assert_eq!(status.code(), Some(expected), "stderr: {stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "stderr: {stderr:?}");
+    assert!(
+        stderr.contains("--no-such-flag"),
+        "names the flag: {stderr:?}"
+    );
+}
