@@ -9,9 +9,10 @@ use std::collections::BTreeMap;
 
 use crate::config::Config;
 use crate::gofmt::{format_float, rfc3339_nanos};
-use crate::http::Response;
+use crate::http::{Request, Response};
+use crate::matcher::Selector;
 use crate::model::{Histogram, Label, Metric, MetricType, Summary, Value};
-use crate::store::{GroupSnapshot, TimestampedFamily};
+use crate::store::{GroupSnapshot, Store, TimestampedFamily};
 use crate::telemetry;
 
 /// Content type of every JSON answer.
@@ -59,6 +60,35 @@ pub fn metrics(groups: &[GroupSnapshot]) -> Response {
     }
     data.push(']');
     success(&data)
+}
+
+/// `DELETE /api/v1/groups?match[]=<selector>`: deletes every group matched
+/// by any selector (equality matchers on grouping labels) and answers with
+/// the number deleted: `{"status":"success","data":{"deleted":N}}`.
+pub fn delete_groups(req: &Request, store: &Store) -> Response {
+    let raw = req.query_values("match[]");
+    if raw.is_empty() {
+        return error_json(400, "at least one match[] selector is required, e.g. match[]={job=\"batch\"}");
+    }
+    let selectors = match raw.iter().map(|s| Selector::parse(s)).collect::<Result<Vec<_>, _>>() {
+        Ok(s) => s,
+        Err(e) => return error_json(400, &e.to_string()),
+    };
+    let deleted = store.delete_where(|key| selectors.iter().any(|s| s.matches(key)));
+    for key in &deleted {
+        crate::log::info("group deleted by selector", &[("group", key)]);
+    }
+    success(&format!(r#"{{"deleted":{}}}"#, deleted.len()))
+}
+
+/// The API's error envelope, `{"status":"error","errorType":"bad_data","error":"…"}`.
+fn error_json(status: u16, msg: &str) -> Response {
+    let mut body = String::from(r#"{"status":"error","errorType":"bad_data","error":"#);
+    write_json_string(&mut body, msg);
+    body.push('}');
+    with_cors(Response::empty(status))
+        .with_header("Content-Type", APPLICATION_JSON)
+        .with_body(body.into_bytes())
 }
 
 /// `OPTIONS /api/v1/...`: 200, empty, CORS headers.
@@ -679,6 +709,8 @@ mod tests {
         GroupSnapshot {
             key: GroupingKey::new(labels(key)),
             families,
+            ttl: None,
+            expires_at: None,
         }
     }
 

@@ -1097,7 +1097,7 @@ mod tests {
         }
         assert!(help.contains("--persistence.interval=\"5m0s\""));
         assert!(help.contains("[pushgate] Delete groups"));
-        assert_eq!(help.matches("      [pushgate] ").count(), 3);
+        assert_eq!(help.matches("      [pushgate] ").count(), 5);
     }
 
     #[test]

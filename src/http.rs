@@ -97,6 +97,22 @@ impl Request {
         self
     }
 
+    /// Every value of the query parameter `name`, percent-decoded (`+` is a
+    /// space, as in HTML forms); undecodable values are skipped.
+    pub fn query_values(&self, name: &str) -> Vec<String> {
+        let Some((_, query)) = self.raw_url.split_once('?') else {
+            return Vec::new();
+        };
+        query
+            .split('&')
+            .filter_map(|pair| {
+                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                let k = form_decode(k)?;
+                (k == name).then(|| form_decode(v)).flatten()
+            })
+            .collect()
+    }
+
     /// The first header named `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
@@ -166,6 +182,26 @@ impl Response {
     }
 }
 
+/// Decodes `+` and `%XX` of a query component; `None` if malformed or not UTF-8.
+fn form_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,6 +211,14 @@ mod tests {
         let r = Response::error(400, "job name is required");
         assert_eq!(r.body, b"job name is required\n");
         assert_eq!(r.header("content-type"), Some(TEXT_PLAIN));
+    }
+
+    #[test]
+    fn query_values_are_decoded() {
+        let mut r = Request::new(Method::Delete, "/api/v1/groups");
+        r.raw_url = "/api/v1/groups?match%5B%5D=%7Bjob%3D%22a+b%22%7D&x=1&match[]={job=\"c\"}&match[]=%zz".into();
+        assert_eq!(r.query_values("match[]"), vec!["{job=\"a b\"}", "{job=\"c\"}"]);
+        assert!(r.query_values("y").is_empty());
     }
 
     #[test]

@@ -12,6 +12,7 @@ mod exposition;
 mod gofmt;
 mod http;
 mod log;
+mod matcher;
 mod model;
 mod proto;
 mod push;

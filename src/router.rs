@@ -64,6 +64,7 @@ enum Action {
     ApiMetrics,
     ApiOptions,
     Wipe,
+    DeleteGroups,
     Options(&'static [&'static str]),
 }
 
@@ -86,12 +87,14 @@ enum PathKind {
     ApiStatus,
     ApiMetrics,
     Wipe,
+    Groups,
 }
 
 const PUSH_METHODS: &[&str] = &["DELETE", "OPTIONS", "POST", "PUT"];
 const GET_METHODS: &[&str] = &["GET", "HEAD", "OPTIONS"];
 const QUIT_METHODS: &[&str] = &["OPTIONS", "POST", "PUT"];
 const WIPE_METHODS: &[&str] = &["OPTIONS", "PUT"];
+const GROUPS_METHODS: &[&str] = &["DELETE", "OPTIONS"];
 
 impl App {
     /// Answers one request. Never panics: a panic inside a handler becomes 500.
@@ -182,6 +185,10 @@ impl App {
             b"/api/v1/admin/wipe" if self.config.enable_admin_api => {
                 return Matched::Path(WIPE_METHODS, PathKind::Wipe)
             }
+            // pushgate only: bulk delete, guarded like the admin API.
+            b"/api/v1/groups" if self.config.enable_admin_api => {
+                return Matched::Path(GROUPS_METHODS, PathKind::Groups)
+            }
             r if r.starts_with(b"/static/") && r.len() > b"/static/".len() => PathKind::Static,
             _ => return Matched::NoMatch,
         };
@@ -195,7 +202,7 @@ impl App {
         let route = |handler: Option<&'static str>, action: Action| Some(Route { handler, action });
         if req.method == Method::Options {
             return match kind {
-                PathKind::ApiStatus | PathKind::ApiMetrics | PathKind::Wipe => {
+                PathKind::ApiStatus | PathKind::ApiMetrics | PathKind::Wipe | PathKind::Groups => {
                     route(Some("api/v1/options"), Action::ApiOptions)
                 }
                 _ => route(None, Action::Options(allowed)),
@@ -222,6 +229,9 @@ impl App {
             PathKind::ApiStatus if is_get => route(Some("api/v1/status"), Action::ApiStatus),
             PathKind::ApiMetrics if is_get => route(Some("api/v1/metrics"), Action::ApiMetrics),
             PathKind::Wipe if req.method == Method::Put => route(Some("wipe"), Action::Wipe),
+            PathKind::Groups if req.method == Method::Delete => {
+                route(Some("api/v1/groups"), Action::DeleteGroups)
+            }
             _ => None,
         }
     }
@@ -245,6 +255,7 @@ impl App {
                 log::info("wiped metric store", &[("groups", &n)]);
                 Response::empty(202)
             }
+            Action::DeleteGroups => api::delete_groups(req, &self.store),
             Action::Options(allowed) => Response::empty(200).with_header("Allow", &allowed.join(", ")),
         }
     }

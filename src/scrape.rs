@@ -55,7 +55,14 @@ pub fn handle(
             return Response::error(500, &body);
         }
     };
-    let own = telemetry.families();
+    let (groups, series) = store.usage();
+    let policy = store.policy();
+    let own = telemetry.families(&telemetry::StoreUsage {
+        groups,
+        series,
+        max_groups: policy.max_groups,
+        max_series: policy.max_series,
+    });
     let merged = merge(&own, &gathered);
     let accept = req.header("Accept").unwrap_or("");
     let (format, escaping, content_type) = negotiate(accept, settings.utf8_names);

@@ -486,6 +486,11 @@ impl Store {
         }
     }
 
+    /// The TTL and budget policy in force.
+    pub fn policy(&self) -> Policy {
+        self.policy
+    }
+
     /// Number of groups and of stored series (push-time gauges included).
     pub fn usage(&self) -> (usize, usize) {
         let state = self.lock();

@@ -6,6 +6,7 @@
 //! Build information comes from `build.rs`.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -24,6 +25,11 @@ pub const PROCESS_RESIDENT_MEMORY_BYTES: &str = "process_resident_memory_bytes";
 pub const PROCESS_START_TIME_SECONDS: &str = "process_start_time_seconds";
 pub const PROCESS_VIRTUAL_MEMORY_BYTES: &str = "process_virtual_memory_bytes";
 pub const PROCESS_VIRTUAL_MEMORY_MAX_BYTES: &str = "process_virtual_memory_max_bytes";
+pub const EXPIRED_GROUPS_TOTAL: &str = "pushgate_expired_groups_total";
+pub const GROUPS: &str = "pushgate_groups";
+pub const GROUPS_LIMIT: &str = "pushgate_groups_limit";
+pub const SERIES: &str = "pushgate_series";
+pub const SERIES_LIMIT: &str = "pushgate_series_limit";
 
 /// A family pushgate exposes itself; pushed families of the same name must
 /// have this type and get this HELP.
@@ -39,7 +45,7 @@ const fn own(name: &'static str, kind: MetricType, help: &'static str) -> OwnFam
 }
 
 /// Sorted by name; HELP texts are upstream's, word for word.
-static OWN_FAMILIES: [OwnFamily; 13] = [
+static OWN_FAMILIES: [OwnFamily; 18] = [
     own(
         PROCESS_CPU_SECONDS_TOTAL,
         MetricType::Counter,
@@ -84,6 +90,31 @@ static OWN_FAMILIES: [OwnFamily; 13] = [
         PROCESS_VIRTUAL_MEMORY_MAX_BYTES,
         MetricType::Gauge,
         "Maximum amount of virtual memory available in bytes.",
+    ),
+    own(
+        EXPIRED_GROUPS_TOTAL,
+        MetricType::Counter,
+        "Groups deleted because their time to live ran out (pushgate only).",
+    ),
+    own(
+        GROUPS,
+        MetricType::Gauge,
+        "Number of groups in the store (pushgate only).",
+    ),
+    own(
+        GROUPS_LIMIT,
+        MetricType::Gauge,
+        "Most groups the store may hold, --push.max-groups; 0 = unlimited (pushgate only).",
+    ),
+    own(
+        SERIES,
+        MetricType::Gauge,
+        "Number of series in the store, push-time gauges included (pushgate only).",
+    ),
+    own(
+        SERIES_LIMIT,
+        MetricType::Gauge,
+        "Most series the store may hold, --push.max-series; 0 = unlimited (pushgate only).",
     ),
     own(
         BUILD_INFO,
@@ -204,6 +235,16 @@ pub struct Telemetry {
     push_sizes: Mutex<BTreeMap<String, WindowedSummary>>,
     /// Origin of the age-bucket clock.
     started: Instant,
+    expired_groups: AtomicU64,
+}
+
+/// What the store holds and may hold, for the `pushgate_*` gauges.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StoreUsage {
+    pub groups: usize,
+    pub series: usize,
+    pub max_groups: usize,
+    pub max_series: usize,
 }
 
 impl Default for Telemetry {
@@ -219,7 +260,13 @@ impl Telemetry {
             push_durations: Mutex::new(BTreeMap::new()),
             push_sizes: Mutex::new(BTreeMap::new()),
             started: Instant::now(),
+            expired_groups: AtomicU64::new(0),
         }
+    }
+
+    /// Counts one group dropped by its time to live.
+    pub fn count_expired_group(&self) {
+        self.expired_groups.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts one request in `pushgateway_http_requests_total`.
@@ -249,13 +296,25 @@ impl Telemetry {
 
     /// The own families with their current values, sorted by name; families
     /// without series are left out.
-    pub fn families(&self) -> Vec<MetricFamily> {
-        self.families_at(Instant::now())
+    pub fn families(&self, usage: &StoreUsage) -> Vec<MetricFamily> {
+        self.families_at(Instant::now(), usage)
     }
 
-    fn families_at(&self, now: Instant) -> Vec<MetricFamily> {
+    fn families_at(&self, now: Instant, usage: &StoreUsage) -> Vec<MetricFamily> {
         let epoch = self.epoch(now);
         let mut families = process_families();
+        let expired = self.expired_groups.load(Ordering::Relaxed);
+        for (name, value) in [
+            (EXPIRED_GROUPS_TOTAL, counter(expired as f64)),
+            (GROUPS, Value::Gauge(usage.groups as f64)),
+            (GROUPS_LIMIT, Value::Gauge(usage.max_groups as f64)),
+            (SERIES, Value::Gauge(usage.series as f64)),
+            (SERIES_LIMIT, Value::Gauge(usage.max_series as f64)),
+        ] {
+            let mut family = new_family(name);
+            family.metrics.push(metric(Vec::new(), value));
+            families.push(family);
+        }
         families.push(build_info_family());
         families.push(self.requests_family());
         families.push(summary_family(
@@ -693,10 +752,43 @@ mod tests {
         ];
         let got: Vec<(&str, MetricType, &str)> = own_families()
             .iter()
+            .filter(|f| !f.name.starts_with("pushgate_"))
             .map(|f| (f.name, f.kind, f.help))
             .collect();
         assert_eq!(got, want);
         assert!(own_families().windows(2).all(|w| w[0].name < w[1].name));
+        let ours: Vec<&str> = own_families()
+            .iter()
+            .filter(|f| f.name.starts_with("pushgate_"))
+            .map(|f| f.name)
+            .collect();
+        assert_eq!(ours, [EXPIRED_GROUPS_TOTAL, GROUPS, GROUPS_LIMIT, SERIES, SERIES_LIMIT]);
+    }
+
+    #[test]
+    fn store_usage_and_expiry_are_exposed() {
+        let telemetry = Telemetry::new();
+        telemetry.count_expired_group();
+        let usage = StoreUsage {
+            groups: 2,
+            series: 7,
+            max_groups: 0,
+            max_series: 100,
+        };
+        let families = telemetry.families(&usage);
+        let value = |name: &str| {
+            let f = families.iter().find(|f| f.name == name).expect(name);
+            match &f.metrics[0].value {
+                Value::Gauge(v) => *v,
+                Value::Counter(c) => c.value,
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(value(EXPIRED_GROUPS_TOTAL), 1.0);
+        assert_eq!(value(GROUPS), 2.0);
+        assert_eq!(value(SERIES), 7.0);
+        assert_eq!(value(GROUPS_LIMIT), 0.0);
+        assert_eq!(value(SERIES_LIMIT), 100.0);
     }
 
     #[test]
@@ -712,7 +804,7 @@ mod tests {
         telemetry.count_request("push", "put", 200);
         telemetry.count_request("push", "POST", 400);
         telemetry.count_request("api/v1/metrics", "GET", 200);
-        let families = telemetry.families();
+        let families = telemetry.families(&StoreUsage::default());
         let family = find(&families, HTTP_REQUESTS_TOTAL).expect("requests family");
         assert_eq!(family.kind, MetricType::Counter);
         let series: Vec<(Vec<(&str, &str)>, f64)> = family
@@ -748,7 +840,7 @@ mod tests {
 
     #[test]
     fn vector_families_appear_only_with_series() {
-        let families = Telemetry::new().families();
+        let families = Telemetry::new().families(&StoreUsage::default());
         for name in [
             HTTP_REQUESTS_TOTAL,
             HTTP_PUSH_DURATION_SECONDS,
@@ -761,7 +853,7 @@ mod tests {
 
     #[test]
     fn build_info_is_one_with_sorted_labels() {
-        let families = Telemetry::new().families();
+        let families = Telemetry::new().families(&StoreUsage::default());
         let family = find(&families, BUILD_INFO).expect("build info");
         assert_eq!(
             family.help.as_deref(),
@@ -809,7 +901,7 @@ mod tests {
             let duration = Duration::from_millis(u64::from(i));
             telemetry.observe_push_at("PUT", duration, f64::from(i), now);
         }
-        let families = telemetry.families_at(now);
+        let families = telemetry.families_at(now, &StoreUsage::default());
         let sizes = summary_of(&families, HTTP_PUSH_SIZE_BYTES, "put");
         assert_eq!(sizes.sample_count, 100);
         assert_eq!(sizes.sample_sum, 5050.0);
@@ -828,7 +920,7 @@ mod tests {
         let start = telemetry.started;
         telemetry.observe_push_at("post", Duration::from_millis(5), 100.0, start);
         let later = start + WINDOW + Duration::from_secs(1);
-        let sizes = summary_of(&telemetry.families_at(later), HTTP_PUSH_SIZE_BYTES, "post");
+        let sizes = summary_of(&telemetry.families_at(later, &StoreUsage::default()), HTTP_PUSH_SIZE_BYTES, "post");
         assert!(
             sizes.quantiles.iter().all(|q| q.value.is_nan()),
             "{sizes:?}"
@@ -845,14 +937,14 @@ mod tests {
         telemetry.observe_push_at("put", Duration::ZERO, 1.0, minutes(7));
 
         let both = summary_of(
-            &telemetry.families_at(minutes(7)),
+            &telemetry.families_at(minutes(7), &StoreUsage::default()),
             HTTP_PUSH_SIZE_BYTES,
             "put",
         );
         assert_eq!(quantile_values(&both)[2], (0.9, 1000.0));
 
         let recent = summary_of(
-            &telemetry.families_at(minutes(11)),
+            &telemetry.families_at(minutes(11), &StoreUsage::default()),
             HTTP_PUSH_SIZE_BYTES,
             "put",
         );
