@@ -68,9 +68,16 @@ pub fn metrics(groups: &[GroupSnapshot]) -> Response {
 pub fn delete_groups(req: &Request, store: &Store) -> Response {
     let raw = req.query_values("match[]");
     if raw.is_empty() {
-        return error_json(400, "at least one match[] selector is required, e.g. match[]={job=\"batch\"}");
+        return error_json(
+            400,
+            "at least one match[] selector is required, e.g. match[]={job=\"batch\"}",
+        );
     }
-    let selectors = match raw.iter().map(|s| Selector::parse(s)).collect::<Result<Vec<_>, _>>() {
+    let selectors = match raw
+        .iter()
+        .map(|s| Selector::parse(s))
+        .collect::<Result<Vec<_>, _>>()
+    {
         Ok(s) => s,
         Err(e) => return error_json(400, &e.to_string()),
     };

@@ -216,8 +216,13 @@ mod tests {
     #[test]
     fn query_values_are_decoded() {
         let mut r = Request::new(Method::Delete, "/api/v1/groups");
-        r.raw_url = "/api/v1/groups?match%5B%5D=%7Bjob%3D%22a+b%22%7D&x=1&match[]={job=\"c\"}&match[]=%zz".into();
-        assert_eq!(r.query_values("match[]"), vec!["{job=\"a b\"}", "{job=\"c\"}"]);
+        r.raw_url =
+            "/api/v1/groups?match%5B%5D=%7Bjob%3D%22a+b%22%7D&x=1&match[]={job=\"c\"}&match[]=%zz"
+                .into();
+        assert_eq!(
+            r.query_values("match[]"),
+            vec!["{job=\"a b\"}", "{job=\"c\"}"]
+        );
         assert!(r.query_values("y").is_empty());
     }
 

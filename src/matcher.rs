@@ -57,13 +57,17 @@ impl Selector {
             }
             rest = rest[name_end..].trim_start();
             if rest.starts_with("!=") || rest.starts_with("=~") || rest.starts_with("!~") {
-                return Err(error(text, "only equality matchers (name=\"value\") are supported"));
+                return Err(error(
+                    text,
+                    "only equality matchers (name=\"value\") are supported",
+                ));
             }
             rest = rest
                 .strip_prefix('=')
                 .ok_or_else(|| error(text, "expected '=' after a label name"))?
                 .trim_start();
-            let (value, after) = quoted(rest).ok_or_else(|| error(text, "expected a double-quoted value"))?;
+            let (value, after) =
+                quoted(rest).ok_or_else(|| error(text, "expected a double-quoted value"))?;
             matchers.push((name.to_string(), value));
             rest = after.trim_start();
             match rest.strip_prefix(',') {
@@ -73,7 +77,10 @@ impl Selector {
             }
         }
         if matchers.iter().all(|(_, v)| v.is_empty()) {
-            return Err(error(text, "needs at least one matcher with a non-empty value"));
+            return Err(error(
+                text,
+                "needs at least one matcher with a non-empty value",
+            ));
         }
         Ok(Selector { matchers })
     }

@@ -108,7 +108,10 @@ pub fn systemd_listeners() -> Result<Vec<TcpListener>, BindError> {
     let mut listeners = Vec::new();
     for fd in 3..3 + count {
         if !is_listening_tcp_socket(fd) {
-            return Err(fail(&format!("descriptor {} is not a listening TCP socket", fd)));
+            return Err(fail(&format!(
+                "descriptor {} is not a listening TCP socket",
+                fd
+            )));
         }
         // SAFETY: systemd hands these descriptors to this process (LISTEN_PID
         // checked above) and nothing else owns them; we verified each is a
@@ -126,7 +129,13 @@ fn is_listening_tcp_socket(fd: i32) -> bool {
         let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
         // SAFETY: value and len are valid out-pointers of the right size.
         let rc = unsafe {
-            libc::getsockopt(fd, level, name, &mut value as *mut _ as *mut libc::c_void, &mut len)
+            libc::getsockopt(
+                fd,
+                level,
+                name,
+                &mut value as *mut _ as *mut libc::c_void,
+                &mut len,
+            )
         };
         (rc == 0).then_some(value)
     };
@@ -264,12 +273,20 @@ fn convert(request: &mut tiny_http::Request, max_body: u64) -> Result<Request, R
     let raw_url = request.url().to_string();
     let raw_path = raw_url.split('?').next().unwrap_or("");
     let path = percent_decode(raw_path.as_bytes()).map_err(|bad| {
-        Response::error(400, &format!("invalid URL escape {}", crate::gofmt::quote(&bad)))
+        Response::error(
+            400,
+            &format!("invalid URL escape {}", crate::gofmt::quote(&bad)),
+        )
     })?;
     let headers = request
         .headers()
         .iter()
-        .map(|h| (h.field.as_str().as_str().to_string(), h.value.as_str().to_string()))
+        .map(|h| {
+            (
+                h.field.as_str().as_str().to_string(),
+                h.value.as_str().to_string(),
+            )
+        })
         .collect();
     let body = read_body(request.as_reader(), max_body)
         .map_err(|e| Response::error(400, &format!("cannot read request body: {}", e)))?;
@@ -334,7 +351,10 @@ mod tests {
         let mut exact: &[u8] = &[b'x'; 100];
         assert!(matches!(read_body(&mut exact, 100), Ok(Body::Complete(b)) if b.len() == 100));
         let mut over: &[u8] = &[b'x'; 101];
-        assert!(matches!(read_body(&mut over, 100), Ok(Body::TooLarge { limit: 100 })));
+        assert!(matches!(
+            read_body(&mut over, 100),
+            Ok(Body::TooLarge { limit: 100 })
+        ));
         let mut unlimited: &[u8] = &[b'x'; 1000];
         assert!(matches!(read_body(&mut unlimited, 0), Ok(Body::Complete(b)) if b.len() == 1000));
     }

@@ -762,7 +762,16 @@ mod tests {
             .filter(|f| f.name.starts_with("pushgate_"))
             .map(|f| f.name)
             .collect();
-        assert_eq!(ours, [EXPIRED_GROUPS_TOTAL, GROUPS, GROUPS_LIMIT, SERIES, SERIES_LIMIT]);
+        assert_eq!(
+            ours,
+            [
+                EXPIRED_GROUPS_TOTAL,
+                GROUPS,
+                GROUPS_LIMIT,
+                SERIES,
+                SERIES_LIMIT
+            ]
+        );
     }
 
     #[test]
@@ -920,7 +929,11 @@ mod tests {
         let start = telemetry.started;
         telemetry.observe_push_at("post", Duration::from_millis(5), 100.0, start);
         let later = start + WINDOW + Duration::from_secs(1);
-        let sizes = summary_of(&telemetry.families_at(later, &StoreUsage::default()), HTTP_PUSH_SIZE_BYTES, "post");
+        let sizes = summary_of(
+            &telemetry.families_at(later, &StoreUsage::default()),
+            HTTP_PUSH_SIZE_BYTES,
+            "post",
+        );
         assert!(
             sizes.quantiles.iter().all(|q| q.value.is_nan()),
             "{sizes:?}"
