@@ -50,6 +50,7 @@ fn main() -> ExitCode {
 
 fn run(config: Config) -> ExitCode {
     log::init(config.log_level, config.log_format);
+    server::watch_library_panics();
     if let Err(e) = signals::block_termination_signals() {
         log::error("cannot block termination signals", &[("err", &e)]);
         return ExitCode::FAILURE;

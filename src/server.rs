@@ -10,7 +10,7 @@ use std::io::{self, Read};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, TcpListener};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -167,9 +167,99 @@ fn set_nodelay(listener: &TcpListener) {
     }
 }
 
+/// How long a worker waits for a request before it looks at the shutdown
+/// and restart flags again.
+const POLL: Duration = Duration::from_millis(250);
+
+/// Set by the panic hook when a thread without a name panics. All of
+/// pushgate's threads are named; tiny_http's accept and connection threads
+/// are not, and its accept thread panics (`try_clone().unwrap()`) when
+/// descriptors run out, after which it never accepts again.
+static UNNAMED_THREAD_PANICKED: AtomicBool = AtomicBool::new(false);
+
+/// Installs a panic hook that flags panics in tiny_http's threads (see
+/// [`UNNAMED_THREAD_PANICKED`]) and then reports the panic as usual.
+pub fn watch_library_panics() {
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if std::thread::current().name().is_none() {
+            UNNAMED_THREAD_PANICKED.store(true, Ordering::SeqCst);
+        }
+        default_hook(info);
+    }));
+}
+
+/// One listening socket and the tiny_http server currently accepting on it.
+///
+/// tiny_http 0.12 ends its accept thread for good on the first `accept()`
+/// error (e.g. EMFILE) and panics in it when `try_clone` fails. We keep our
+/// own duplicate of the listening socket, so the port stays bound, and build
+/// a fresh server on it when the old one stops accepting. The store is not
+/// involved, so nothing pushed is lost.
+struct Endpoint {
+    listener: TcpListener,
+    local: SocketAddr,
+    current: Mutex<Arc<tiny_http::Server>>,
+}
+
+impl Endpoint {
+    fn new(listener: TcpListener) -> io::Result<Endpoint> {
+        let local = listener.local_addr()?;
+        let server = new_server(&listener)?;
+        Ok(Endpoint {
+            listener,
+            local,
+            current: Mutex::new(server),
+        })
+    }
+
+    fn server(&self) -> Arc<tiny_http::Server> {
+        self.current
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Replaces `broken` with a new server unless another worker already
+    /// did; answers what the old one had queued. Returns false if a new
+    /// server cannot be built yet (e.g. still no descriptors): the caller
+    /// retries on its next poll.
+    fn restart(&self, broken: &Arc<tiny_http::Server>, app: &App) -> bool {
+        let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
+        if !Arc::ptr_eq(&current, broken) {
+            return true;
+        }
+        match new_server(&self.listener) {
+            Ok(fresh) => {
+                let old = std::mem::replace(&mut *current, fresh);
+                drop(current);
+                log::warn("HTTP accept loop restarted", &[("address", &self.local)]);
+                while let Ok(Some(request)) = old.try_recv() {
+                    serve(request, app);
+                }
+                true
+            }
+            Err(e) => {
+                log::error(
+                    "cannot restart the HTTP accept loop; will retry",
+                    &[("address", &self.local), ("err", &e)],
+                );
+                false
+            }
+        }
+    }
+}
+
+fn new_server(listener: &TcpListener) -> io::Result<Arc<tiny_http::Server>> {
+    let dup = listener.try_clone()?;
+    tiny_http::Server::from_listener(dup, None)
+        .map(Arc::new)
+        .map_err(io::Error::other)
+}
+
 /// Running servers and their workers.
 pub struct Servers {
-    servers: Vec<Arc<tiny_http::Server>>,
+    endpoints: Vec<Arc<Endpoint>>,
     workers: Vec<JoinHandle<()>>,
     stopping: Arc<AtomicBool>,
 }
@@ -177,25 +267,22 @@ pub struct Servers {
 /// Starts serving `app` on every listener.
 pub fn start(app: Arc<App>, listeners: Vec<TcpListener>) -> io::Result<Servers> {
     let stopping = Arc::new(AtomicBool::new(false));
-    let mut servers = Vec::new();
+    let mut endpoints = Vec::new();
     let mut workers = Vec::new();
     for listener in listeners {
-        let local = listener.local_addr()?;
-        let server = tiny_http::Server::from_listener(listener, None)
-            .map(Arc::new)
-            .map_err(io::Error::other)?;
-        log::info("Listening on", &[("address", &local)]);
+        let endpoint = Arc::new(Endpoint::new(listener)?);
+        log::info("Listening on", &[("address", &endpoint.local)]);
         for i in 0..WORKERS_PER_LISTENER {
-            let (server, app, stopping) = (server.clone(), app.clone(), stopping.clone());
+            let (endpoint, app, stopping) = (endpoint.clone(), app.clone(), stopping.clone());
             let handle = std::thread::Builder::new()
-                .name(format!("http-{}-{}", local.port(), i))
-                .spawn(move || work(&server, &app, &stopping))?;
+                .name(format!("http-{}-{}", endpoint.local.port(), i))
+                .spawn(move || work(&endpoint, &app, &stopping))?;
             workers.push(handle);
         }
-        servers.push(server);
+        endpoints.push(endpoint);
     }
     Ok(Servers {
-        servers,
+        endpoints,
         workers,
         stopping,
     })
@@ -206,37 +293,38 @@ impl Servers {
     /// closes the listeners.
     pub fn stop(self) {
         self.stopping.store(true, Ordering::SeqCst);
-        for server in &self.servers {
-            for _ in 0..WORKERS_PER_LISTENER {
-                server.unblock();
-            }
-        }
         for w in self.workers {
             if w.join().is_err() {
                 log::error("an HTTP worker thread panicked", &[]);
             }
         }
-        // Dropping the last reference closes each listener.
-        drop(self.servers);
+        // Dropping the endpoints drops each server (its accept thread ends)
+        // and our copy of each listening socket.
+        drop(self.endpoints);
     }
 }
 
-fn work(server: &tiny_http::Server, app: &App, stopping: &AtomicBool) {
+fn work(endpoint: &Endpoint, app: &App, stopping: &AtomicBool) {
     while !stopping.load(Ordering::SeqCst) {
-        match server.recv() {
-            Ok(request) => {
-                if stopping.load(Ordering::SeqCst) {
-                    // Shutting down: answer rather than drop what was queued.
-                    respond(request, Response::error(503, "shutting down"));
-                    break;
+        let server = endpoint.server();
+        match server.recv_timeout(POLL) {
+            Ok(Some(request)) => serve(request, app),
+            Ok(None) => {
+                if UNNAMED_THREAD_PANICKED.swap(false, Ordering::SeqCst)
+                    && !endpoint.restart(&server, app)
+                {
+                    UNNAMED_THREAD_PANICKED.store(true, Ordering::SeqCst);
                 }
-                serve(request, app);
             }
             Err(e) => {
-                // recv fails only on unblock() or a broken server; back off
-                // so a persistent error cannot spin a core.
-                log::debug("recv failed", &[("err", &e)]);
-                std::thread::sleep(Duration::from_millis(10));
+                // tiny_http queues the accept error and ends its accept thread.
+                log::error(
+                    "HTTP accept loop stopped",
+                    &[("address", &endpoint.local), ("err", &e)],
+                );
+                if !endpoint.restart(&server, app) {
+                    std::thread::sleep(POLL);
+                }
             }
         }
     }
