@@ -424,14 +424,16 @@ pub fn without_own_families(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// True for HELP/TYPE/sample lines of `process_*` and `pushgateway_*`
+/// True for HELP/TYPE/sample lines of `process_*`, `pushgate_*` and `pushgateway_*`
 /// families (and upstream's `go_*`, which pushgate does not have).
 fn is_own_family_line(line: &str) -> bool {
     let name = line
         .strip_prefix("# HELP ")
         .or_else(|| line.strip_prefix("# TYPE "))
         .unwrap_or(line);
-    let own = name.starts_with("process_") || name.starts_with("pushgateway_");
+    let own = name.starts_with("process_")
+        || name.starts_with("pushgate_")
+        || name.starts_with("pushgateway_");
     own || (upstream() && name.starts_with("go_"))
 }
 
