@@ -26,3 +26,5 @@ mod scrape;
 mod api;
 // /-/quit, signals and exit codes (case 49 and process lifecycle).
 mod lifecycle;
+// pushgate-only features: group TTL, budgets, bulk delete (issue 9).
+mod improvements;
