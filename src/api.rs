@@ -915,19 +915,19 @@ mod tests {
                 vec![
                     metric(
                         &with_testing("int classic histogram"),
-                        Value::Histogram(int_classic),
+                        Value::Histogram(Box::new(int_classic)),
                     ),
                     metric(
                         &with_testing("float classic histogram"),
-                        Value::Histogram(float_classic),
+                        Value::Histogram(Box::new(float_classic)),
                     ),
                     metric(
                         &with_testing("int native histogram"),
-                        Value::Histogram(int_native),
+                        Value::Histogram(Box::new(int_native)),
                     ),
                     metric(
                         &with_testing("float native histogram"),
-                        Value::Histogram(float_native),
+                        Value::Histogram(Box::new(float_native)),
                     ),
                 ],
             ),
@@ -1152,7 +1152,7 @@ mod tests {
             ..Histogram::default()
         };
         assert_eq!(
-            metric_json(MetricType::GaugeHistogram, Value::Histogram(h)),
+            metric_json(MetricType::GaugeHistogram, Value::Histogram(Box::new(h))),
             r#"{"buckets":{"+Inf":"1000000","0.25":"2e+06"},"count":"1000000","labels":{"job":"j"},"sum":"1.5"}"#
         );
     }

@@ -60,6 +60,7 @@ pub fn format_float(v: f64) -> String {
 
 /// Like [`format_float`], but negative zero prints `0`, as in the text
 /// exposition format.
+#[cfg(test)]
 pub fn format_float_text(v: f64) -> String {
     if v == 0.0 {
         return "0".to_string();
@@ -250,6 +251,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(clippy::approx_constant)] // 3.14 and √2 here are test inputs, not constants
     fn floats_like_go() {
         let cases: &[(f64, &str)] = &[
             (1583781848.025745, "1.583781848025745e+09"),

@@ -76,6 +76,7 @@ pub struct Request {
 
 impl Request {
     /// A request with no headers and an empty body, for tests and internal use.
+    #[cfg(test)]
     pub fn new(method: Method, path: &str) -> Request {
         Request {
             method,
@@ -87,11 +88,13 @@ impl Request {
         }
     }
 
+    #[cfg(test)]
     pub fn with_header(mut self, name: &str, value: &str) -> Request {
         self.headers.push((name.to_string(), value.to_string()));
         self
     }
 
+    #[cfg(test)]
     pub fn with_body(mut self, body: impl Into<Vec<u8>>) -> Request {
         self.body = Body::Complete(body.into());
         self
@@ -174,6 +177,7 @@ impl Response {
         self
     }
 
+    #[cfg(test)]
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()

@@ -161,7 +161,9 @@ pub enum Value {
     Gauge(f64),
     Untyped(f64),
     Summary(Summary),
-    Histogram(Histogram),
+    /// Boxed: a native histogram is ~300 bytes, and inline it would make
+    /// every gauge and counter series pay for that space.
+    Histogram(Box<Histogram>),
     /// A protobuf metric with no value message at all.
     Missing,
 }
@@ -422,7 +424,7 @@ mod tests {
 
     #[test]
     fn value_fits_type() {
-        assert!(Value::Histogram(Histogram::default()).fits(MetricType::GaugeHistogram));
+        assert!(Value::Histogram(Box::default()).fits(MetricType::GaugeHistogram));
         assert!(!Value::Gauge(1.0).fits(MetricType::Counter));
         assert!(!Value::Missing.fits(MetricType::Untyped));
     }

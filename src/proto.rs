@@ -330,7 +330,7 @@ fn value_from_wire(m: &mut wire::Metric, kind: MetricType) -> Value {
     let histogram = |m: &mut wire::Metric| {
         m.histogram
             .take()
-            .map(|h| Value::Histogram(histogram_from_wire(h)))
+            .map(|h| Value::Histogram(Box::new(histogram_from_wire(h))))
     };
     let matching = match kind {
         MetricType::Counter => counter(m),
@@ -622,7 +622,7 @@ mod wire {
                 model::Value::Gauge(v) => out.gauge = Some(Gauge { value: Some(*v) }),
                 model::Value::Untyped(v) => out.untyped = Some(Untyped { value: Some(*v) }),
                 model::Value::Summary(s) => out.summary = Some(Summary::from(s)),
-                model::Value::Histogram(h) => out.histogram = Some(Histogram::from(h)),
+                model::Value::Histogram(h) => out.histogram = Some(Histogram::from(&**h)),
                 model::Value::Missing => {}
             }
             out
@@ -809,7 +809,7 @@ mod tests {
             family(
                 "histogram_metric",
                 MetricType::Histogram,
-                vec![metric(&[], Value::Histogram(native_float))],
+                vec![metric(&[], Value::Histogram(Box::new(native_float)))],
             ),
         ]
     }
@@ -932,16 +932,16 @@ mod tests {
                 "h",
                 MetricType::Histogram,
                 vec![
-                    metric(&[("k", "classic")], Value::Histogram(classic)),
-                    metric(&[("k", "int")], Value::Histogram(native_int)),
-                    metric(&[("k", "float")], Value::Histogram(native_float)),
-                    metric(&[("k", "empty")], Value::Histogram(Histogram::default())),
+                    metric(&[("k", "classic")], Value::Histogram(Box::new(classic))),
+                    metric(&[("k", "int")], Value::Histogram(Box::new(native_int))),
+                    metric(&[("k", "float")], Value::Histogram(Box::new(native_float))),
+                    metric(&[("k", "empty")], Value::Histogram(Box::default())),
                 ],
             ),
             family(
                 "gh",
                 MetricType::GaugeHistogram,
-                vec![metric(&[], Value::Histogram(Histogram::default()))],
+                vec![metric(&[], Value::Histogram(Box::default()))],
             ),
             family(
                 "mismatch",
@@ -1011,7 +1011,7 @@ mod tests {
             .metrics
             .iter()
             .map(|m| match &m.value {
-                Value::Histogram(h) => h,
+                Value::Histogram(h) => &**h,
                 other => panic!("not a histogram: {:?}", other),
             })
             .collect();
@@ -1348,7 +1348,7 @@ mod tests {
                 "gauge histogram family",
                 MetricType::GaugeHistogram,
                 all(),
-                Value::Histogram(Histogram::default()),
+                Value::Histogram(Box::default()),
             ),
             (
                 "counter family, all present",

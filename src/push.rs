@@ -423,7 +423,12 @@ mod tests {
     #[test]
     fn split_labels_table() {
         // Scenarios of upstream's TestSplitLabels plus the spec's checklist.
-        let cases: &[(&str, &str, Result<Vec<(String, String)>, String>)] = &[
+        type Case = (
+            &'static str,
+            &'static str,
+            Result<Vec<(String, String)>, String>,
+        );
+        let cases: &[Case] = &[
             ("job only", "/metrics/job/j", labels(&[("job", "j")])),
             ("trailing slash", "/metrics/job/j9/", labels(&[("job", "j9")])),
             (

@@ -13,7 +13,7 @@ use std::io::Write as _;
 
 use crate::model::{is_legacy_label_name, is_legacy_metric_name};
 
-pub use parse::{parse, ParseError};
+pub use parse::parse;
 
 /// The exact Content-Type of a text scrape (Prometheus 3 rejects scrapes
 /// without a parseable type).

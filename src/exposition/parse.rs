@@ -678,9 +678,7 @@ impl<'a> Parser<'a> {
             let name = quote(self.families[family].family.name.as_bytes());
             return self.fail(format!("negative {what} for histogram {name}"));
         }
-        let i = self.series(family, line.labels, || {
-            Value::Histogram(Histogram::default())
-        });
+        let i = self.series(family, line.labels, || Value::Histogram(Box::default()));
         self.add_to_histogram(family, i, line.bound, value);
         Ok(i)
     }

@@ -327,7 +327,7 @@ mod tests {
             MetricType::Histogram,
             &[metric(
                 &[("job", "j")],
-                Value::Histogram(classic_histogram()),
+                Value::Histogram(Box::new(classic_histogram())),
             )],
         );
         let want = "# TYPE h histogram\n\
@@ -350,7 +350,7 @@ mod tests {
         let got = plain(
             "h",
             MetricType::Histogram,
-            &[metric(&[], Value::Histogram(h))],
+            &[metric(&[], Value::Histogram(Box::new(h)))],
         );
         assert_eq!(got.matches("le=\"+Inf\"").count(), 1);
         assert!(got.contains("h_bucket{le=\"+Inf\"} 20\n"));
@@ -371,7 +371,7 @@ mod tests {
         let got = plain(
             "h",
             MetricType::Histogram,
-            &[metric(&[], Value::Histogram(h))],
+            &[metric(&[], Value::Histogram(Box::new(h)))],
         );
         let want = "# TYPE h histogram\nh_bucket{le=\"1\"} 1.5\nh_bucket{le=\"+Inf\"} 2.5\nh_sum 3\nh_count 2.5\n";
         assert_eq!(got, want);
@@ -393,7 +393,7 @@ mod tests {
         let got = plain(
             "histogram_metric",
             MetricType::Histogram,
-            &[metric(&[("job", "testjob")], Value::Histogram(h))],
+            &[metric(&[("job", "testjob")], Value::Histogram(Box::new(h)))],
         );
         let want = "# TYPE histogram_metric histogram\n\
             histogram_metric_bucket{job=\"testjob\",le=\"+Inf\"} 20\n\
@@ -404,7 +404,7 @@ mod tests {
 
     #[test]
     fn gauge_histograms_and_empty_families_render_nothing() {
-        let m = [metric(&[], Value::Histogram(classic_histogram()))];
+        let m = [metric(&[], Value::Histogram(Box::new(classic_histogram())))];
         assert_eq!(plain("g", MetricType::GaugeHistogram, &m), "");
         assert_eq!(plain("e", MetricType::Gauge, &[]), "");
     }
