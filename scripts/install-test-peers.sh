@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suites talk to: upstream's Pushgateway (for the
-# side-by-side comparison) and Python's prometheus_client (a real client).
+# side-by-side comparison), Python's prometheus_client (a real client), curl,
+# file and systemd-analyze (release and unit checks).
 # Needs root for apt-get (CI and these machines run as root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,6 +9,9 @@ cd "$(dirname "$0")/.."
 need_apt=()
 command -v prometheus-pushgateway >/dev/null || need_apt+=(prometheus-pushgateway)
 command -v python3 >/dev/null || need_apt+=(python3)
+command -v curl >/dev/null || need_apt+=(curl)
+command -v file >/dev/null || need_apt+=(file)
+command -v systemd-analyze >/dev/null || need_apt+=(systemd)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "== apt-get install ${need_apt[*]}"

@@ -18,4 +18,10 @@ python3 scripts/compare_upstream.py --pushgate target/debug/pushgate
 echo "== prometheus_client round trip"
 scripts/python-client.sh target/debug/pushgate
 
+echo "== systemd units"
+scripts/verify-units.sh target/debug/pushgate
+
+echo "== release artefact (static, size budget, runs with env -i)"
+scripts/check-release.sh
+
 echo "== all suites passed in $(( $(date +%s) - start )) s"

@@ -10,6 +10,7 @@ mod body;
 mod config;
 mod exposition;
 mod gofmt;
+mod healthcheck;
 mod http;
 mod log;
 mod matcher;
@@ -35,6 +36,13 @@ use store::{CheckMode, Policy, ReservedFamily, Store};
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    if args.first().is_some_and(|a| a == "healthcheck") {
+        let rest: Vec<String> = args[1..]
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        return ExitCode::from(healthcheck::run(&rest));
+    }
     match Config::from_args(args) {
         Ok(Command::Run(config)) => run(*config),
         Ok(Command::Help(text)) | Ok(Command::Version(text)) => {

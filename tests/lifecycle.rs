@@ -77,3 +77,60 @@ fn unknown_flag_exits_2_with_one_line_message() {
         "names the flag: {stderr:?}"
     );
 }
+
+// systemd socket activation: the listening socket arrives as descriptor 3
+// with LISTEN_FDS=1 and LISTEN_PID set to pushgate's pid, as systemd does
+// with pushgate.socket. `sh` sets LISTEN_PID=$$ and then execs pushgate, so
+// the pid matches; the socket is bound here on 127.0.0.1:0 (no port race).
+#[test]
+fn systemd_socket_activation() {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    if crate::util::upstream() {
+        return;
+    }
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let fd = listener.as_raw_fd();
+    let mut command = std::process::Command::new("sh");
+    command.args([
+        "-c",
+        "LISTEN_PID=$$ LISTEN_FDS=1 exec \"$0\" --web.systemd-socket",
+        env!("CARGO_BIN_EXE_pushgate"),
+    ]);
+    // SAFETY: dup2 and fcntl are async-signal-safe; it puts the listener at descriptor 3
+    // (without close-on-exec) in the child only.
+    unsafe {
+        command.pre_exec(move || {
+            // dup2(3, 3) is a no-op that keeps close-on-exec: clear it then.
+            let rc = if fd == 3 {
+                libc::fcntl(3, libc::F_SETFD, 0)
+            } else {
+                libc::dup2(fd, 3)
+            };
+            if rc < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let gw = crate::util::Gateway::spawn(command);
+    assert_eq!(gw.addr(), listener.local_addr().expect("bound address"));
+    assert_eq!(gw.put("/metrics/job/activated", b"m 1\n").status, 200);
+    let scrape = gw.get("/metrics").text();
+    assert!(
+        scrape.contains(r#"m{instance="",job="activated"} 1"#),
+        "{scrape}"
+    );
+}
+
+// Without sockets from systemd, --web.systemd-socket fails clearly with exit 1.
+#[test]
+fn systemd_socket_flag_without_sockets_exits_1() {
+    if crate::util::upstream() {
+        return;
+    }
+    let (status, stderr) =
+        crate::util::run_to_exit(&["--web.systemd-socket"], std::time::Duration::from_secs(5));
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("LISTEN_PID"), "{stderr}");
+}

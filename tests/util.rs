@@ -151,14 +151,26 @@ impl Drop for Gateway {
 }
 
 fn start_pushgate(flags: &[&str]) -> Gateway {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pushgate"))
-        .arg("--web.listen-address=127.0.0.1:0")
-        .args(flags)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn pushgate");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_pushgate"));
+    command.arg("--web.listen-address=127.0.0.1:0").args(flags);
+    Gateway::spawn(command)
+}
+
+impl Gateway {
+    /// Spawns a prepared command that runs pushgate (directly or through a
+    /// wrapper) and waits at most 5 s for its `Listening on` log line.
+    pub fn spawn(mut command: Command) -> Gateway {
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn pushgate");
+        wait_until_listening(child)
+    }
+}
+
+fn wait_until_listening(mut child: Child) -> Gateway {
     let stderr = child.stderr.take().expect("stderr is piped");
     let (tx, rx) = mpsc::channel();
     forward_stderr(stderr, "pushgate", Some(tx));
