@@ -1,38 +1,18 @@
-//! pushgate: a small, static, synchronous drop-in replacement for the
-//! Prometheus Pushgateway.
+//! The pushgate binary.
 //!
 //! `main` only wires the parts together: flags → log → store → listeners →
 //! workers, then waits for SIGINT/SIGTERM or `/-/quit` and shuts down in
 //! order (stop accepting, finish in-flight requests, exit 0).
 
-mod api;
-mod body;
-mod config;
-mod exposition;
-mod gofmt;
-mod healthcheck;
-mod http;
-mod log;
-mod matcher;
-mod model;
-mod proto;
-mod push;
-mod router;
-mod scrape;
-mod server;
-mod signals;
-mod store;
-mod telemetry;
-mod ui;
-
 use std::ffi::OsString;
 use std::process::ExitCode;
 use std::sync::{mpsc, Arc, Mutex};
 
-use config::{Command, Config};
-use model::NameValidation;
-use router::{App, ShutdownReason};
-use store::{CheckMode, Policy, ReservedFamily, Store};
+use pushgate::config::{Command, Config};
+use pushgate::model::NameValidation;
+use pushgate::router::{App, ShutdownReason};
+use pushgate::store::{CheckMode, Policy, ReservedFamily, Store};
+use pushgate::{gofmt, healthcheck, log, push, scrape, server, signals, telemetry};
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();

@@ -1,0 +1,29 @@
+//! pushgate: a small, static, synchronous drop-in replacement for the
+//! Prometheus Pushgateway.
+//!
+//! The crate is a library with one binary (`src/main.rs`) so that fuzz
+//! targets and benchmarks can call the parsers directly. Data flows one way:
+//! `server` (the only module naming tiny_http) → `router` → `push` (URL,
+//! `body`, `exposition`/`proto` decoding) → `store` → `scrape`/`api`/`ui`
+//! rendering; `persist` sits beside the store and `model` is the shared
+//! vocabulary.
+
+pub mod api;
+pub mod body;
+pub mod config;
+pub mod exposition;
+pub mod gofmt;
+pub mod healthcheck;
+pub mod http;
+pub mod log;
+pub mod matcher;
+pub mod model;
+pub mod proto;
+pub mod push;
+pub mod router;
+pub mod scrape;
+pub mod server;
+pub mod signals;
+pub mod store;
+pub mod telemetry;
+pub mod ui;
