@@ -9,8 +9,11 @@ start=$(date +%s)
 scripts/install-test-peers.sh
 
 echo "== cargo test"
-cargo test --all-targets 2>&1 | tee target/cargo-test.log
-grep -q "test result: ok" target/cargo-test.log
+mkdir -p target
+cargo test 2>&1 | tee target/cargo-test.log
+passed=$(awk '/^test result:/ {n += $4} END {print n + 0}' target/cargo-test.log)
+failed=$(awk '/^test result:/ {n += $6} END {print n + 0}' target/cargo-test.log)
+[ "$failed" = 0 ] && grep -q "^test result: ok" target/cargo-test.log
 
 echo "== compare with upstream Pushgateway"
 python3 scripts/compare_upstream.py --pushgate target/debug/pushgate
@@ -25,3 +28,4 @@ echo "== release artefact (static, size budget, runs with env -i)"
 scripts/check-release.sh
 
 echo "== all suites passed in $(( $(date +%s) - start )) s"
+echo "cargo test: $passed passed, $failed failed"
