@@ -122,7 +122,7 @@ impl App {
     fn route(&self, req: &Request) -> Response {
         let path = req.path.as_slice();
         if let Some(clean) = cleaned(&req.raw_url) {
-            return redirect(301, &clean);
+            return redirect(&req.method, 301, &clean);
         }
         // Upstream registers GET /-/quit outside the prefix.
         if path == b"/-/quit" && matches!(req.method, Method::Get | Method::Head) {
@@ -131,7 +131,7 @@ impl App {
         let rest: &[u8] = if self.prefix.is_empty() {
             path
         } else if path == self.prefix.as_bytes() {
-            return redirect(code_for(&req.method), &format!("{}/", self.prefix));
+            return redirect(&req.method, code_for(&req.method), &format!("{}/", self.prefix));
         } else {
             match path.strip_prefix(self.prefix.as_bytes()) {
                 Some(r) if r.starts_with(b"/") => r,
@@ -314,7 +314,7 @@ impl App {
     /// No route: maybe a trailing-slash redirect, `/api/v1` → `/api/v1/`, or 404.
     fn no_match(&self, req: &Request, rest: &[u8]) -> Response {
         if rest == b"/api/v1" {
-            return redirect(301, &format!("{}/api/v1/", self.prefix));
+            return redirect(&req.method, 301, &format!("{}/api/v1/", self.prefix));
         }
         // A push path with an empty job: upstream's router suggests the path
         // without the slash (which then has no route and 404s).
@@ -324,7 +324,7 @@ impl App {
                 self.prefix,
                 String::from_utf8_lossy(&rest[..rest.len() - 1])
             );
-            return redirect(code_for(&req.method), &location);
+            return redirect(&req.method, code_for(&req.method), &location);
         }
         let toggled: Vec<u8> = match rest.strip_suffix(b"/") {
             Some(r) if !r.is_empty() => r.to_vec(),
@@ -333,7 +333,7 @@ impl App {
         };
         if let Matched::Path(..) = self.match_path(&toggled) {
             let location = format!("{}{}", self.prefix, String::from_utf8_lossy(&toggled));
-            return redirect(code_for(&req.method), &location);
+            return redirect(&req.method, code_for(&req.method), &location);
         }
         Response::not_found()
     }
@@ -347,15 +347,20 @@ fn code_for(method: &Method) -> u16 {
     }
 }
 
-fn redirect(code: u16, location: &str) -> Response {
-    let body = if code == 301 {
-        format!("<a href=\"{}\">Moved Permanently</a>.\n\n", location)
+/// A redirect as Go's `http.Redirect` sends it: a small HTML body for GET
+/// and HEAD, no body (and no Content-Type) for other methods.
+fn redirect(method: &Method, code: u16, location: &str) -> Response {
+    let resp = Response::empty(code).with_header("Location", location);
+    if !matches!(method, Method::Get | Method::Head) {
+        return resp;
+    }
+    let text = if code == 301 {
+        "Moved Permanently"
     } else {
-        format!("<a href=\"{}\">Temporary Redirect</a>.\n\n", location)
+        "Temporary Redirect"
     };
-    Response::empty(code)
-        .with_header("Location", location)
-        .with_header("Content-Type", "text/html; charset=utf-8")
+    let body = format!("<a href=\"{}\">{}</a>.\n\n", crate::ui::escape(location), text);
+    resp.with_header("Content-Type", "text/html; charset=utf-8")
         .with_body(body.into_bytes())
 }
 
