@@ -131,7 +131,11 @@ impl App {
         let rest: &[u8] = if self.prefix.is_empty() {
             path
         } else if path == self.prefix.as_bytes() {
-            return redirect(&req.method, code_for(&req.method), &format!("{}/", self.prefix));
+            return redirect(
+                &req.method,
+                code_for(&req.method),
+                &format!("{}/", self.prefix),
+            );
         } else {
             match path.strip_prefix(self.prefix.as_bytes()) {
                 Some(r) if r.starts_with(b"/") => r,
@@ -359,7 +363,11 @@ fn redirect(method: &Method, code: u16, location: &str) -> Response {
     } else {
         "Temporary Redirect"
     };
-    let body = format!("<a href=\"{}\">{}</a>.\n\n", crate::ui::escape(location), text);
+    let body = format!(
+        "<a href=\"{}\">{}</a>.\n\n",
+        crate::ui::escape(location),
+        text
+    );
     resp.with_header("Content-Type", "text/html; charset=utf-8")
         .with_body(body.into_bytes())
 }
