@@ -9,10 +9,10 @@
 use std::io::{self, Read};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, TcpListener};
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::config::ListenAddress;
 use crate::http::{Body, Method, Request, Response};
@@ -171,19 +171,23 @@ fn set_nodelay(listener: &TcpListener) {
 /// and restart flags again.
 const POLL: Duration = Duration::from_millis(250);
 
-/// Set by the panic hook when a thread without a name panics. All of
-/// pushgate's threads are named; tiny_http's accept and connection threads
-/// are not, and its accept thread panics (`try_clone().unwrap()`) when
-/// descriptors run out, after which it never accepts again.
-static UNNAMED_THREAD_PANICKED: AtomicBool = AtomicBool::new(false);
+/// Counts panics in threads without a name. All of pushgate's threads are
+/// named; tiny_http's accept and connection threads are not, and its accept
+/// thread panics (`try_clone().unwrap()`) when descriptors run out, after
+/// which it never accepts again.
+static LIBRARY_PANICS: AtomicU64 = AtomicU64::new(0);
+
+/// Least time between two restarts of one accept loop: while descriptors
+/// are exhausted every new loop fails at once, and each costs threads.
+const RESTART_BACKOFF: Duration = Duration::from_millis(500);
 
 /// Installs a panic hook that flags panics in tiny_http's threads (see
-/// [`UNNAMED_THREAD_PANICKED`]) and then reports the panic as usual.
+/// [`LIBRARY_PANICS`]) and then reports the panic as usual.
 pub fn watch_library_panics() {
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         if std::thread::current().name().is_none() {
-            UNNAMED_THREAD_PANICKED.store(true, Ordering::SeqCst);
+            LIBRARY_PANICS.fetch_add(1, Ordering::SeqCst);
         }
         default_hook(info);
     }));
@@ -200,6 +204,11 @@ struct Endpoint {
     listener: TcpListener,
     local: SocketAddr,
     current: Mutex<Arc<tiny_http::Server>>,
+    /// The current server stopped accepting and is not replaced yet.
+    broken: AtomicBool,
+    /// `LIBRARY_PANICS` as of this endpoint's last look.
+    panics_seen: AtomicU64,
+    last_restart: Mutex<Option<Instant>>,
 }
 
 impl Endpoint {
@@ -210,6 +219,9 @@ impl Endpoint {
             listener,
             local,
             current: Mutex::new(server),
+            broken: AtomicBool::new(false),
+            panics_seen: AtomicU64::new(LIBRARY_PANICS.load(Ordering::SeqCst)),
+            last_restart: Mutex::new(None),
         })
     }
 
@@ -220,32 +232,45 @@ impl Endpoint {
             .clone()
     }
 
-    /// Replaces `broken` with a new server unless another worker already
-    /// did; answers what the old one had queued. Returns false if a new
-    /// server cannot be built yet (e.g. still no descriptors): the caller
-    /// retries on its next poll.
-    fn restart(&self, broken: &Arc<tiny_http::Server>, app: &App) -> bool {
+    /// Notes a panic in a library thread since the last look: it may have
+    /// been this endpoint's accept thread, so treat the server as broken.
+    fn check_library_panics(&self) {
+        let now = LIBRARY_PANICS.load(Ordering::SeqCst);
+        if self.panics_seen.swap(now, Ordering::SeqCst) != now {
+            self.broken.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// Replaces `stale` with a new server unless another worker already did
+    /// or the last restart was less than [`RESTART_BACKOFF`] ago; answers what
+    /// the old server had queued. On failure (e.g. still no descriptors) the
+    /// endpoint stays marked broken and a later poll tries again.
+    fn restart(&self, stale: &Arc<tiny_http::Server>, app: &App) {
         let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
-        if !Arc::ptr_eq(&current, broken) {
-            return true;
+        if !Arc::ptr_eq(&current, stale) {
+            return;
+        }
+        {
+            let mut last = self.last_restart.lock().unwrap_or_else(|p| p.into_inner());
+            if last.is_some_and(|t| t.elapsed() < RESTART_BACKOFF) {
+                return;
+            }
+            *last = Some(Instant::now());
         }
         match new_server(&self.listener) {
             Ok(fresh) => {
                 let old = std::mem::replace(&mut *current, fresh);
+                self.broken.store(false, Ordering::SeqCst);
                 drop(current);
                 log::warn("HTTP accept loop restarted", &[("address", &self.local)]);
                 while let Ok(Some(request)) = old.try_recv() {
                     serve(request, app);
                 }
-                true
             }
-            Err(e) => {
-                log::error(
-                    "cannot restart the HTTP accept loop; will retry",
-                    &[("address", &self.local), ("err", &e)],
-                );
-                false
-            }
+            Err(e) => log::error(
+                "cannot restart the HTTP accept loop; will retry",
+                &[("address", &self.local), ("err", &e)],
+            ),
         }
     }
 }
@@ -310,10 +335,9 @@ fn work(endpoint: &Endpoint, app: &App, stopping: &AtomicBool) {
         match server.recv_timeout(POLL) {
             Ok(Some(request)) => serve(request, app),
             Ok(None) => {
-                if UNNAMED_THREAD_PANICKED.swap(false, Ordering::SeqCst)
-                    && !endpoint.restart(&server, app)
-                {
-                    UNNAMED_THREAD_PANICKED.store(true, Ordering::SeqCst);
+                endpoint.check_library_panics();
+                if endpoint.broken.load(Ordering::SeqCst) {
+                    endpoint.restart(&server, app);
                 }
             }
             Err(e) => {
@@ -322,9 +346,8 @@ fn work(endpoint: &Endpoint, app: &App, stopping: &AtomicBool) {
                     "HTTP accept loop stopped",
                     &[("address", &endpoint.local), ("err", &e)],
                 );
-                if !endpoint.restart(&server, app) {
-                    std::thread::sleep(POLL);
-                }
+                endpoint.broken.store(true, Ordering::SeqCst);
+                endpoint.restart(&server, app);
             }
         }
     }

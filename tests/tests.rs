@@ -28,3 +28,5 @@ mod api;
 mod lifecycle;
 // pushgate-only features: group TTL, budgets, bulk delete (issue 9).
 mod improvements;
+// Connection robustness: idle clients, descriptor exhaustion, bursts (issue 7).
+mod connections;

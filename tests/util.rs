@@ -318,6 +318,22 @@ impl Resp {
     }
 }
 
+/// Like [`Gateway::request`], but returns connection errors instead of
+/// panicking (for tests that expect the gateway to refuse or lag).
+pub fn try_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> std::io::Result<Resp> {
+    send_request(addr, method, path, &[], body)
+}
+
+/// Reads one response from an open connection (keep-alive tests).
+pub fn read_one_response(stream: &TcpStream) -> std::io::Result<Resp> {
+    read_response(BufReader::new(stream), false)
+}
+
 fn send_request(
     addr: SocketAddr,
     method: &str,
