@@ -59,6 +59,8 @@ pub struct Config {
     pub max_series: usize,
     /// Most groups the store may hold; 0 = unlimited.
     pub max_groups: usize,
+    /// Bounds on one push (0 = unlimited for each).
+    pub push_limits: PushLimits,
     pub health_includes_scrape: bool,
 }
 
@@ -85,7 +87,33 @@ impl Default for Config {
             max_body_bytes: 64 << 20,
             max_series: 0,
             max_groups: 0,
+            push_limits: PushLimits::default(),
             health_includes_scrape: false,
+        }
+    }
+}
+
+/// Bounds on a single push, applied after decoding and before the store is
+/// touched. The defaults are far above what real pushes carry (node_exporter
+/// sends ~1,000 families and ~30 labels at most) and keep one request from
+/// costing the process unbounded memory or time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PushLimits {
+    pub families: usize,
+    pub series: usize,
+    pub labels_per_series: usize,
+    pub label_name_bytes: usize,
+    pub label_value_bytes: usize,
+}
+
+impl Default for PushLimits {
+    fn default() -> PushLimits {
+        PushLimits {
+            families: 100_000,
+            series: 1_000_000,
+            labels_per_series: 128,
+            label_name_bytes: 1024,
+            label_value_bytes: 64 * 1024,
         }
     }
 }
@@ -182,6 +210,26 @@ impl Config {
             ("push.group-ttl", gofmt::format_duration(self.group_ttl)),
             ("push.max-body-bytes", self.max_body_bytes.to_string()),
             ("push.max-groups", self.max_groups.to_string()),
+            (
+                "push.max-families-per-push",
+                self.push_limits.families.to_string(),
+            ),
+            (
+                "push.max-label-name-length",
+                self.push_limits.label_name_bytes.to_string(),
+            ),
+            (
+                "push.max-label-value-length",
+                self.push_limits.label_value_bytes.to_string(),
+            ),
+            (
+                "push.max-labels-per-series",
+                self.push_limits.labels_per_series.to_string(),
+            ),
+            (
+                "push.max-series-per-push",
+                self.push_limits.series.to_string(),
+            ),
             ("push.max-series", self.max_series.to_string()),
             (
                 "web.health-includes-scrape",
@@ -228,6 +276,24 @@ impl Config {
         flags.set_parsed("--push.max-body-bytes", parse_byte_size, max_body)?;
         flags.set_parsed("--push.max-series", parse_count, &mut c.max_series)?;
         flags.set_parsed("--push.max-groups", parse_count, &mut c.max_groups)?;
+        let l = &mut c.push_limits;
+        flags.set_parsed("--push.max-families-per-push", parse_count, &mut l.families)?;
+        flags.set_parsed("--push.max-series-per-push", parse_count, &mut l.series)?;
+        flags.set_parsed(
+            "--push.max-labels-per-series",
+            parse_count,
+            &mut l.labels_per_series,
+        )?;
+        flags.set_parsed(
+            "--push.max-label-name-length",
+            parse_count,
+            &mut l.label_name_bytes,
+        )?;
+        flags.set_parsed(
+            "--push.max-label-value-length",
+            parse_count,
+            &mut l.label_value_bytes,
+        )?;
         let health = &mut c.health_includes_scrape;
         flags.set_bool("--web.health-includes-scrape", health)?;
         Ok(c)
@@ -363,6 +429,31 @@ const FLAGS: &[FlagSpec] = &[
         "--push.max-series",
         Kind::Value,
         "Most series stored (push-time gauges included); pushes beyond get 429. 0 = no limit.",
+    ),
+    own(
+        "--push.max-families-per-push",
+        Kind::Value,
+        "Most metric families in one push; more get 413. 0 = no limit.",
+    ),
+    own(
+        "--push.max-series-per-push",
+        Kind::Value,
+        "Most series in one push; more get 413. 0 = no limit.",
+    ),
+    own(
+        "--push.max-labels-per-series",
+        Kind::Value,
+        "Most labels on one pushed series; more get 400. 0 = no limit.",
+    ),
+    own(
+        "--push.max-label-name-length",
+        Kind::Value,
+        "Longest label name in bytes; longer get 400. 0 = no limit.",
+    ),
+    own(
+        "--push.max-label-value-length",
+        Kind::Value,
+        "Longest label value in bytes; longer get 400. 0 = no limit.",
     ),
     own(
         "--push.max-groups",
@@ -885,8 +976,13 @@ mod tests {
             ("push.enable-utf8-names", "false"),
             ("push.group-ttl", "0s"),
             ("push.max-body-bytes", "67108864"),
+            ("push.max-families-per-push", "100000"),
             ("push.max-groups", "0"),
+            ("push.max-label-name-length", "1024"),
+            ("push.max-label-value-length", "65536"),
+            ("push.max-labels-per-series", "128"),
             ("push.max-series", "0"),
+            ("push.max-series-per-push", "1000000"),
             ("web.config.file", ""),
             ("web.enable-admin-api", "false"),
             ("web.enable-lifecycle", "false"),
@@ -1097,7 +1193,7 @@ mod tests {
         }
         assert!(help.contains("--persistence.interval=\"5m0s\""));
         assert!(help.contains("[pushgate] Delete groups"));
-        assert_eq!(help.matches("      [pushgate] ").count(), 5);
+        assert_eq!(help.matches("      [pushgate] ").count(), 10);
     }
 
     #[test]

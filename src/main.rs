@@ -135,6 +135,7 @@ fn build_app(config: Config) -> App {
             mode,
             names,
             max_body_bytes: config.max_body_bytes,
+            limits: config.push_limits,
         },
         scrape: scrape::ScrapeSettings {
             utf8_names: config.enable_utf8_names,

@@ -8,6 +8,7 @@
 use std::fmt;
 
 use crate::body;
+use crate::config::PushLimits;
 use crate::exposition;
 use crate::gofmt::quote;
 use crate::http::{Body, Method, Request, Response};
@@ -30,6 +31,7 @@ pub struct PushSettings {
     pub names: NameValidation,
     /// Bound on the decompressed body; 0 = unlimited.
     pub max_body_bytes: u64,
+    pub limits: PushLimits,
 }
 
 /// A push URL that cannot be used; every variant is a 400.
@@ -286,6 +288,10 @@ pub fn handle(
         Ok(f) => f,
         Err(resp) => return resp,
     };
+    if let Err((status, msg)) = check_limits(&key, &families, &settings.limits) {
+        log::debug("push over a per-push limit", &[("err", &msg)]);
+        return Response::error(status, &msg);
+    }
     let outcome = store.push(Push {
         key,
         families,
@@ -328,6 +334,87 @@ pub fn handle(
             Response::empty(202)
         }
     }
+}
+
+/// Checks one push against `--push.max-*` per-push limits: counts get 413,
+/// oversized labels 400. Each message names the flag to raise.
+fn check_limits(
+    key: &GroupingKey,
+    families: &[MetricFamily],
+    limits: &PushLimits,
+) -> Result<(), (u16, String)> {
+    let over = |limit: usize, n: usize| limit > 0 && n > limit;
+    if over(limits.families, families.len()) {
+        return Err((
+            413,
+            format!(
+                "push has {} metric families, more than the {} allowed by --push.max-families-per-push",
+                families.len(),
+                limits.families
+            ),
+        ));
+    }
+    let series: usize = families.iter().map(|f| f.metrics.len()).sum();
+    if over(limits.series, series) {
+        return Err((
+            413,
+            format!(
+                "push has {} series, more than the {} allowed by --push.max-series-per-push",
+                series, limits.series
+            ),
+        ));
+    }
+    let all_labels = families
+        .iter()
+        .flat_map(|f| f.metrics.iter().map(move |m| (f.name.as_str(), m)));
+    for (name, m) in all_labels {
+        if over(limits.labels_per_series, m.labels.len()) {
+            return Err((
+                400,
+                format!(
+                    "a series of {:?} has {} labels, more than the {} allowed by --push.max-labels-per-series",
+                    name,
+                    m.labels.len(),
+                    limits.labels_per_series
+                ),
+            ));
+        }
+        check_label_sizes(m.labels.iter(), limits)?;
+    }
+    check_label_sizes(key.labels().iter(), limits)
+}
+
+fn check_label_sizes<'a>(
+    labels: impl Iterator<Item = &'a Label>,
+    limits: &PushLimits,
+) -> Result<(), (u16, String)> {
+    // Quote at most a prefix of the offending text: the message must stay one short line.
+    let head = |s: &str| s.chars().take(40).collect::<String>();
+    for l in labels {
+        if limits.label_name_bytes > 0 && l.name.len() > limits.label_name_bytes {
+            return Err((
+                400,
+                format!(
+                    "label name {:?}... is {} bytes long, more than the {} allowed by --push.max-label-name-length",
+                    head(&l.name),
+                    l.name.len(),
+                    limits.label_name_bytes
+                ),
+            ));
+        }
+        if limits.label_value_bytes > 0 && l.value.len() > limits.label_value_bytes {
+            return Err((
+                400,
+                format!(
+                    "value of label {:?} is {} bytes long, more than the {} allowed by --push.max-label-value-length",
+                    head(&l.name),
+                    l.value.len(),
+                    limits.label_value_bytes
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Header in which a client asks for a time to live of its group.
@@ -585,7 +672,78 @@ mod tests {
             mode: CheckMode::Checked,
             names: NameValidation::Legacy,
             max_body_bytes: 100,
+            limits: PushLimits::default(),
         }
+    }
+
+    #[test]
+    fn per_push_limits_table() {
+        let limits = PushLimits {
+            families: 2,
+            series: 3,
+            labels_per_series: 2,
+            label_name_bytes: 5,
+            label_value_bytes: 4,
+        };
+        let cases: &[(&str, &[u8], u16, &str)] = &[
+            ("within all limits", b"a{x=\"1\"} 1\nb 2\n", 200, ""),
+            (
+                "too many families",
+                b"a 1\nb 1\nc 1\n",
+                413,
+                "--push.max-families-per-push",
+            ),
+            (
+                "too many series",
+                b"a{x=\"1\"} 1\na{x=\"2\"} 1\nb{x=\"3\"} 1\nb 2\n",
+                413,
+                "--push.max-series-per-push",
+            ),
+            (
+                "too many labels",
+                b"a{x=\"1\",y=\"2\",z=\"3\"} 1\n",
+                400,
+                "--push.max-labels-per-series",
+            ),
+            (
+                "long label name",
+                b"a{abcdef=\"1\"} 1\n",
+                400,
+                "--push.max-label-name-length",
+            ),
+            (
+                "long label value",
+                b"a{x=\"12345\"} 1\n",
+                400,
+                "--push.max-label-value-length",
+            ),
+        ];
+        for (scenario, body, status, needle) in cases {
+            let s = store();
+            let mut settings = settings();
+            settings.limits = limits;
+            let req = Request::new(Method::Put, "/x").with_body(body.to_vec());
+            let resp = handle(&req, JobEncoding::Plain, b"/j", &s, &settings, 1);
+            let text = String::from_utf8_lossy(&resp.body).to_string();
+            assert_eq!(resp.status, *status, "{scenario}: {text}");
+            assert!(text.contains(needle), "{scenario}: {text}");
+            assert_eq!(
+                s.groups().is_empty(),
+                *status != 200,
+                "{scenario}: store touched"
+            );
+        }
+    }
+
+    #[test]
+    fn grouping_labels_are_bounded_too() {
+        let s = store();
+        let mut settings = settings();
+        settings.limits.label_value_bytes = 3;
+        let req = Request::new(Method::Put, "/x").with_body("a 1\n");
+        let resp = handle(&req, JobEncoding::Plain, b"/toolong", &s, &settings, 1);
+        assert_eq!(resp.status, 400);
+        assert!(s.groups().is_empty());
     }
 
     fn store() -> Store {

@@ -389,7 +389,7 @@ fn convert(request: &mut tiny_http::Request, max_body: u64) -> Result<Request, R
             &format!("invalid URL escape {}", crate::gofmt::quote(&bad)),
         )
     })?;
-    let headers = request
+    let headers: Vec<(String, String)> = request
         .headers()
         .iter()
         .map(|h| {
@@ -399,6 +399,9 @@ fn convert(request: &mut tiny_http::Request, max_body: u64) -> Result<Request, R
             )
         })
         .collect();
+    if let Some(msg) = headers_too_large(&headers) {
+        return Err(Response::error(431, &msg));
+    }
     let body = read_body(request.as_reader(), max_body)
         .map_err(|e| Response::error(400, &format!("cannot read request body: {}", e)))?;
     Ok(Request {
@@ -408,6 +411,30 @@ fn convert(request: &mut tiny_http::Request, max_body: u64) -> Result<Request, R
         headers,
         body,
         remote_addr: request.remote_addr().copied(),
+    })
+}
+
+/// Most header fields and header bytes a request may carry (Go's
+/// `http.Server` default is 1 MiB). tiny_http reads headers before we see
+/// them and has no bound of its own, so this refuses oversized requests
+/// rather than preventing the read; see the README on what remains.
+const MAX_HEADER_FIELDS: usize = 256;
+const MAX_HEADER_BYTES: usize = 1 << 20;
+
+fn headers_too_large(headers: &[(String, String)]) -> Option<String> {
+    let bytes: usize = headers.iter().map(|(n, v)| n.len() + v.len() + 4).sum();
+    if headers.len() > MAX_HEADER_FIELDS {
+        return Some(format!(
+            "request has {} header fields, more than the {} allowed",
+            headers.len(),
+            MAX_HEADER_FIELDS
+        ));
+    }
+    (bytes > MAX_HEADER_BYTES).then(|| {
+        format!(
+            "request headers are {} bytes, more than the {} allowed",
+            bytes, MAX_HEADER_BYTES
+        )
     })
 }
 
@@ -455,6 +482,17 @@ mod tests {
         assert_eq!(percent_decode(b"/%FF"), Ok(vec![b'/', 0xff]));
         assert_eq!(percent_decode(b"/%zz"), Err(b"%zz".to_vec()));
         assert_eq!(percent_decode(b"/%f"), Err(b"%f".to_vec()));
+    }
+
+    #[test]
+    fn oversized_headers_are_refused() {
+        let few = vec![("Host".to_string(), "x".to_string())];
+        assert_eq!(headers_too_large(&few), None);
+        let many: Vec<(String, String)> =
+            (0..300).map(|i| (format!("X-{i}"), "v".into())).collect();
+        assert!(headers_too_large(&many).is_some_and(|m| m.contains("300 header fields")));
+        let big = vec![("X-Big".to_string(), "v".repeat(MAX_HEADER_BYTES))];
+        assert!(headers_too_large(&big).is_some_and(|m| m.contains("bytes")));
     }
 
     #[test]
