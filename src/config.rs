@@ -59,6 +59,8 @@ pub struct Config {
     pub max_series: usize,
     /// Most groups the store may hold; 0 = unlimited.
     pub max_groups: usize,
+    /// Connections silent for longer are closed; zero disables the reaper.
+    pub idle_timeout: Duration,
     /// Bounds on one push (0 = unlimited for each).
     pub push_limits: PushLimits,
     pub health_includes_scrape: bool,
@@ -88,6 +90,7 @@ impl Default for Config {
             max_series: 0,
             max_groups: 0,
             push_limits: PushLimits::default(),
+            idle_timeout: Duration::from_secs(120),
             health_includes_scrape: false,
         }
     }
@@ -211,6 +214,10 @@ impl Config {
             ("push.max-body-bytes", self.max_body_bytes.to_string()),
             ("push.max-groups", self.max_groups.to_string()),
             (
+                "web.idle-timeout",
+                gofmt::format_duration(self.idle_timeout),
+            ),
+            (
                 "push.max-families-per-push",
                 self.push_limits.families.to_string(),
             ),
@@ -276,6 +283,7 @@ impl Config {
         flags.set_parsed("--push.max-body-bytes", parse_byte_size, max_body)?;
         flags.set_parsed("--push.max-series", parse_count, &mut c.max_series)?;
         flags.set_parsed("--push.max-groups", parse_count, &mut c.max_groups)?;
+        flags.set_parsed("--web.idle-timeout", parse_duration, &mut c.idle_timeout)?;
         let l = &mut c.push_limits;
         flags.set_parsed("--push.max-families-per-push", parse_count, &mut l.families)?;
         flags.set_parsed("--push.max-series-per-push", parse_count, &mut l.series)?;
@@ -429,6 +437,11 @@ const FLAGS: &[FlagSpec] = &[
         "--push.max-series",
         Kind::Value,
         "Most series stored (push-time gauges included); pushes beyond get 429. 0 = no limit.",
+    ),
+    own(
+        "--web.idle-timeout",
+        Kind::Value,
+        "Close client connections silent for this long (tiny_http has no timeouts); 0s = never.",
     ),
     own(
         "--push.max-families-per-push",
@@ -988,6 +1001,7 @@ mod tests {
             ("web.enable-lifecycle", "false"),
             ("web.external-url", ""),
             ("web.health-includes-scrape", "false"),
+            ("web.idle-timeout", "2m0s"),
             ("web.listen-address", ":9091"),
             ("web.route-prefix", ""),
             ("web.systemd-socket", "false"),
@@ -1193,7 +1207,7 @@ mod tests {
         }
         assert!(help.contains("--persistence.interval=\"5m0s\""));
         assert!(help.contains("[pushgate] Delete groups"));
-        assert_eq!(help.matches("      [pushgate] ").count(), 10);
+        assert_eq!(help.matches("      [pushgate] ").count(), 11);
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub mod matcher;
 pub mod model;
 pub mod proto;
 pub mod push;
+pub mod reaper;
 pub mod router;
 pub mod scrape;
 pub mod server;

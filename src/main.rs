@@ -12,7 +12,7 @@ use pushgate::config::{Command, Config};
 use pushgate::model::NameValidation;
 use pushgate::router::{App, ShutdownReason};
 use pushgate::store::{CheckMode, Policy, ReservedFamily, Store};
-use pushgate::{gofmt, healthcheck, log, push, scrape, server, signals, telemetry};
+use pushgate::{gofmt, healthcheck, log, push, reaper, scrape, server, signals, telemetry};
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
@@ -73,6 +73,13 @@ fn run(config: Config) -> ExitCode {
     *app.shutdown.lock().unwrap_or_else(|p| p.into_inner()) = Some(tx.clone());
     spawn_signal_waiter(tx);
     spawn_expiry(app.clone());
+    let ports: Vec<u16> = listeners
+        .iter()
+        .filter_map(|l| l.local_addr().ok().map(|a| a.port()))
+        .collect();
+    if !app.config.idle_timeout.is_zero() {
+        reaper::spawn(ports, app.config.idle_timeout);
+    }
     let servers = match server::start(app.clone(), listeners) {
         Ok(s) => s,
         Err(e) => {

@@ -145,3 +145,27 @@ fn serving_recovers_after_descriptors_run_out() {
     let scrape = gw.get("/metrics").text();
     assert!(scrape.contains("job=\"before\""), "{scrape}");
 }
+
+#[test]
+fn idle_connections_are_closed_after_the_idle_timeout() {
+    use std::io::Read;
+    if upstream() {
+        return;
+    }
+    let gw = Gateway::start(&["--web.idle-timeout=1s"]);
+    let mut idle = TcpStream::connect(gw.addr()).expect("connect");
+    idle.set_read_timeout(Some(Duration::from_secs(8)))
+        .expect("read timeout");
+    let started = Instant::now();
+    let mut buf = [0u8; 16];
+    let n = idle
+        .read(&mut buf)
+        .expect("the server closes the connection, not a read timeout");
+    assert_eq!(n, 0, "expected EOF");
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "closed too early"
+    );
+    // A client that keeps talking is not affected.
+    assert!(push_and_scrape_work(&gw, "still"));
+}
