@@ -13,6 +13,7 @@ pub mod body;
 pub mod config;
 pub mod exposition;
 pub mod gofmt;
+pub mod gzip;
 pub mod healthcheck;
 pub mod http;
 pub mod log;

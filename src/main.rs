@@ -147,6 +147,7 @@ fn build_app(config: Config) -> App {
         scrape: scrape::ScrapeSettings {
             utf8_names: config.enable_utf8_names,
         },
+        scrape_cache: scrape::ScrapeCache::default(),
         prefix: config.route_prefix(),
         telemetry_path: config.telemetry_path(),
         shutdown: Mutex::new(None),

@@ -17,7 +17,7 @@ use crate::gofmt;
 use crate::http::{Method, Request, Response};
 use crate::log;
 use crate::push::{self, JobEncoding, PushSettings};
-use crate::scrape::{self, ScrapeSettings};
+use crate::scrape::{self, ScrapeCache, ScrapeSettings};
 use crate::store::Store;
 use crate::telemetry::Telemetry;
 use crate::ui;
@@ -38,6 +38,8 @@ pub struct App {
     pub start_time: i64,
     pub push: PushSettings,
     pub scrape: ScrapeSettings,
+    /// Rendered stored families, reused until the store changes.
+    pub scrape_cache: ScrapeCache,
     /// Effective route prefix `P` (empty or `/x`).
     pub prefix: String,
     /// Telemetry path below `P`, with a leading `/`.
@@ -265,7 +267,13 @@ impl App {
                 let rest = &req.path[self.prefix.len() + at..];
                 push::handle(req, *enc, rest, &self.store, &self.push, received_at)
             }
-            Action::Scrape => scrape::handle(req, &self.store, &self.telemetry, self.scrape),
+            Action::Scrape => scrape::handle(
+                req,
+                &self.store,
+                &self.telemetry,
+                &self.scrape_cache,
+                self.scrape,
+            ),
             Action::Health => self.health(),
             Action::Quit => self.quit(),
             Action::Ui => ui::page(self),

@@ -7,17 +7,14 @@
 //! scrape with 500, as upstream, instead of serving a partial body.
 
 use std::cmp::Ordering;
-use std::io::Write as _;
-
-use flate2::write::GzEncoder;
-use flate2::Compression;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::exposition::{self, NameEscaping};
 use crate::http::{Request, Response};
 use crate::log;
 use crate::model::{Metric, MetricFamily, MetricType};
 use crate::proto;
-use crate::store::Store;
+use crate::store::{GatheredFamily, Store};
 use crate::telemetry::{self, Telemetry};
 
 /// Which wire format a scraper asked for.
@@ -45,54 +42,234 @@ pub fn handle(
     req: &Request,
     store: &Store,
     telemetry: &Telemetry,
+    cache: &ScrapeCache,
     settings: ScrapeSettings,
 ) -> Response {
-    let gathered = match store.gather() {
-        Ok((_, families)) => families,
-        Err(problems) => {
-            log::error(
-                "error gathering metrics",
-                &[("err", &log::OneLine(&problems))],
-            );
-            let body = format!(
-                "An error has occurred while serving metrics:\n\n{}",
-                problems
-            );
-            return Response::error(500, &body);
-        }
+    let accept = req.header("Accept").unwrap_or("");
+    let (format, escaping, content_type) = negotiate(accept, settings.utf8_names);
+    let gzip = wants_gzip(req.header("Accept-Encoding").unwrap_or(""));
+    let own = telemetry.families(&store_usage(store));
+    let body = match format {
+        Format::Text => match cache.rendered(store, escaping) {
+            Ok(rendered) => rendered.body(&own, escaping, gzip),
+            Err(problems) => return gather_failed(&problems),
+        },
+        Format::Protobuf => match store.gather() {
+            Ok((_, gathered)) => {
+                let merged = merge(&own, &gathered);
+                let body = render_protobuf(&merged);
+                if gzip {
+                    crate::gzip::assemble(&[crate::gzip::Segment::new(&body)])
+                } else {
+                    body
+                }
+            }
+            Err(problems) => return gather_failed(&problems),
+        },
     };
+    let mut resp = Response::empty(200).with_header("Content-Type", &content_type);
+    if gzip {
+        resp = resp.with_header("Content-Encoding", "gzip");
+    }
+    resp.with_header("Vary", "Accept-Encoding").with_body(body)
+}
+
+/// 500 with the problems that make the store inconsistent (§7.5).
+fn gather_failed(problems: &crate::store::Rejection) -> Response {
+    log::error(
+        "error gathering metrics",
+        &[("err", &log::OneLine(problems))],
+    );
+    let body = format!(
+        "An error has occurred while serving metrics:\n\n{}",
+        problems
+    );
+    Response::error(500, &body)
+}
+
+fn store_usage(store: &Store) -> telemetry::StoreUsage {
     let (groups, series) = store.usage();
     let policy = store.policy();
-    let own = telemetry.families(&telemetry::StoreUsage {
+    telemetry::StoreUsage {
         groups,
         series,
         max_groups: policy.max_groups,
         max_series: policy.max_series,
-    });
-    let merged = merge(&own, &gathered);
-    let accept = req.header("Accept").unwrap_or("");
-    let (format, escaping, content_type) = negotiate(accept, settings.utf8_names);
-    let body = match format {
-        Format::Text => render_text(&merged, escaping),
-        Format::Protobuf => render_protobuf(&merged),
-    };
-    let mut resp = Response::empty(200).with_header("Content-Type", &content_type);
-    if wants_gzip(req.header("Accept-Encoding").unwrap_or("")) {
-        match gzip(&body) {
-            Ok(compressed) => {
-                resp = resp
-                    .with_header("Content-Encoding", "gzip")
-                    .with_body(compressed);
-            }
-            Err(e) => {
-                log::warn("gzip of scrape failed; sending identity", &[("err", &e)]);
-                resp = resp.with_body(body);
+    }
+}
+
+/// The text rendering of the stored families, kept until the store changes.
+///
+/// Rendering and sorting 100k series costs far more than a scrape should,
+/// and most scrapes see the same store as the one before. Own metrics change
+/// on every scrape, so the stored families are cut at the own family names
+/// (which sort among them) into segments; a scrape renders only the own
+/// families and splices them between the cached segments, compressed ones
+/// too (see `gzip`).
+#[derive(Default)]
+pub struct ScrapeCache {
+    slot: Mutex<Option<Arc<Rendered>>>,
+}
+
+struct Rendered {
+    generation: u64,
+    escaping: NameEscaping,
+    /// `segments[i]` holds the stored families sorting between own family
+    /// `i - 1` and own family `i` of [`telemetry::own_families`].
+    segments: Vec<CachedSegment>,
+    /// Stored families that carry an own family's name; they are rendered
+    /// together with the own series on every scrape.
+    shadowed: Vec<GatheredFamily>,
+}
+
+struct CachedSegment {
+    text: Vec<u8>,
+    deflated: OnceLock<crate::gzip::Segment>,
+}
+
+impl ScrapeCache {
+    fn rendered(
+        &self,
+        store: &Store,
+        escaping: NameEscaping,
+    ) -> Result<Arc<Rendered>, crate::store::Rejection> {
+        let generation = store.generation();
+        {
+            let slot = self.slot.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(r) = slot.as_ref() {
+                if r.generation == generation && r.escaping == escaping {
+                    return Ok(r.clone());
+                }
             }
         }
-    } else {
-        resp = resp.with_body(body);
+        let (generation, gathered) = store.gather()?;
+        let rendered = Arc::new(Rendered::build(generation, gathered, escaping));
+        *self.slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(rendered.clone());
+        Ok(rendered)
     }
-    resp.with_header("Vary", "Accept-Encoding")
+}
+
+impl Rendered {
+    fn build(generation: u64, gathered: Vec<GatheredFamily>, escaping: NameEscaping) -> Rendered {
+        let own = telemetry::own_families();
+        let mut texts: Vec<Vec<u8>> = vec![Vec::new(); own.len() + 1];
+        let mut shadowed = Vec::new();
+        for family in gathered {
+            match own.binary_search_by(|o| o.name.as_bytes().cmp(family.name.as_bytes())) {
+                Ok(_) => shadowed.push(family),
+                Err(segment) => {
+                    let mut metrics: Vec<&Metric> = family
+                        .members
+                        .iter()
+                        .flat_map(|m| m.family.metrics.iter())
+                        .collect();
+                    metrics.sort_unstable_by(|a, b| series_order(a, b));
+                    render_one(
+                        &mut texts[segment],
+                        &family.name,
+                        family.help.as_deref(),
+                        family.kind,
+                        &metrics,
+                        escaping,
+                    );
+                }
+            }
+        }
+        Rendered {
+            generation,
+            escaping,
+            segments: texts
+                .into_iter()
+                .map(|text| CachedSegment {
+                    text,
+                    deflated: OnceLock::new(),
+                })
+                .collect(),
+            shadowed,
+        }
+    }
+
+    /// The whole body: cached segments with the own families between them.
+    fn body(&self, own_values: &[MetricFamily], escaping: NameEscaping, gzip: bool) -> Vec<u8> {
+        let own_blocks = self.own_blocks(own_values, escaping);
+        if gzip {
+            let mut compressor = flate2::Compress::new(flate2::Compression::fast(), false);
+            let fresh: Vec<crate::gzip::Segment> = own_blocks
+                .iter()
+                .map(|b| crate::gzip::Segment::with(&mut compressor, b))
+                .collect();
+            let mut parts = Vec::with_capacity(self.segments.len() * 2);
+            for (i, seg) in self.segments.iter().enumerate() {
+                parts.push(
+                    seg.deflated
+                        .get_or_init(|| crate::gzip::Segment::new(&seg.text)),
+                );
+                if let Some(f) = fresh.get(i) {
+                    parts.push(f);
+                }
+            }
+            return crate::gzip::assemble(parts);
+        }
+        let total = self.segments.iter().map(|s| s.text.len()).sum::<usize>()
+            + own_blocks.iter().map(Vec::len).sum::<usize>();
+        let mut out = Vec::with_capacity(total);
+        for (i, seg) in self.segments.iter().enumerate() {
+            out.extend_from_slice(&seg.text);
+            if let Some(block) = own_blocks.get(i) {
+                out.extend_from_slice(block);
+            }
+        }
+        out
+    }
+
+    /// One rendered block per own family (empty when it has no series),
+    /// own series merged with stored ones of the same name.
+    fn own_blocks(&self, own_values: &[MetricFamily], escaping: NameEscaping) -> Vec<Vec<u8>> {
+        telemetry::own_families()
+            .iter()
+            .map(|spec| {
+                let mut metrics: Vec<&Metric> = own_values
+                    .iter()
+                    .filter(|f| f.name == spec.name)
+                    .flat_map(|f| f.metrics.iter())
+                    .collect();
+                for s in self.shadowed.iter().filter(|s| s.name == spec.name) {
+                    metrics.extend(s.members.iter().flat_map(|m| m.family.metrics.iter()));
+                }
+                let mut block = Vec::new();
+                if !metrics.is_empty() {
+                    metrics.sort_unstable_by(|a, b| series_order(a, b));
+                    render_one(
+                        &mut block,
+                        spec.name,
+                        Some(spec.help),
+                        spec.kind,
+                        &metrics,
+                        escaping,
+                    );
+                }
+                block
+            })
+            .collect()
+    }
+}
+
+fn render_one(
+    out: &mut Vec<u8>,
+    name: &str,
+    help: Option<&str>,
+    kind: MetricType,
+    metrics: &[&Metric],
+    escaping: NameEscaping,
+) {
+    if kind == MetricType::GaugeHistogram {
+        log::warn(
+            "gauge histograms cannot be rendered in the text format; left out",
+            &[("name", &name)],
+        );
+        return;
+    }
+    exposition::render::render_family(out, name, help, kind, metrics, escaping);
 }
 
 /// Merges own families and stored ones by name, sorted by name. Own names
@@ -163,22 +340,6 @@ fn series_order(a: &Metric, b: &Metric) -> Ordering {
             .find(|o| o.is_ne())
             .unwrap_or(Ordering::Equal)
     })
-}
-
-fn render_text(families: &[MergedFamily], escaping: NameEscaping) -> Vec<u8> {
-    let series: usize = families.iter().map(|f| f.metrics.len()).sum();
-    let mut out = Vec::with_capacity(series * 64 + families.len() * 128);
-    for f in families {
-        if f.kind == MetricType::GaugeHistogram {
-            log::warn(
-                "gauge histograms cannot be rendered in the text format; left out",
-                &[("name", &f.name)],
-            );
-            continue;
-        }
-        exposition::render::render_family(&mut out, f.name, f.help, f.kind, &f.metrics, escaping);
-    }
-    out
 }
 
 fn render_protobuf(families: &[MergedFamily]) -> Vec<u8> {
@@ -314,14 +475,6 @@ pub fn wants_gzip(accept_encoding: &str) -> bool {
     let gzip_q = gzip.or(star).unwrap_or(0.0);
     let identity_q = identity.or(star).unwrap_or(0.0);
     gzip_q > identity_q
-}
-
-fn gzip(body: &[u8]) -> std::io::Result<Vec<u8>> {
-    // Level 1: a scrape is compressed once per request on a small host, where
-    // CPU matters more than the last few percent of size.
-    let mut enc = GzEncoder::new(Vec::with_capacity(body.len() / 4), Compression::fast());
-    enc.write_all(body)?;
-    enc.finish()
 }
 
 #[cfg(test)]

@@ -380,23 +380,29 @@ impl Store {
         if !problems.is_empty() {
             return Err(Rejection { problems });
         }
-        let mut out = Vec::with_capacity(state.index.len());
-        for (name, idx) in &state.index {
-            let members: Vec<Arc<TimestampedFamily>> = idx
-                .groups
-                .iter()
-                .filter_map(|gid| state.groups.get(gid)?.families.get(name).cloned())
-                .collect();
-            let Some(first) = members.first() else {
-                continue;
-            };
-            out.push(GatheredFamily {
-                name: name.clone(),
-                help: first.family.help.clone(),
-                kind: first.family.kind,
-                members,
-            });
+        // One walk over the groups in key order (so the first member of each
+        // family is the HELP source) instead of a lookup per group and family.
+        let mut by_name: BTreeMap<&str, Vec<Arc<TimestampedFamily>>> = BTreeMap::new();
+        for group in state.groups.values() {
+            for (name, family) in &group.families {
+                by_name
+                    .entry(name.as_str())
+                    .or_default()
+                    .push(family.clone());
+            }
         }
+        let out = by_name
+            .into_iter()
+            .filter_map(|(name, members)| {
+                let first = members.first()?;
+                Some(GatheredFamily {
+                    name: name.to_string(),
+                    help: first.family.help.clone(),
+                    kind: first.family.kind,
+                    members,
+                })
+            })
+            .collect();
         Ok((state.generation, out))
     }
 
