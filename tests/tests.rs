@@ -28,3 +28,5 @@ mod api;
 mod lifecycle;
 // pushgate-only features: group TTL, budgets, bulk delete (issue 9).
 mod improvements;
+// --web.config.file: basic auth per endpoint class, write users, headers, reload (issue 7).
+mod auth;
