@@ -9,6 +9,7 @@
 //! vocabulary.
 
 pub mod api;
+pub mod auth;
 pub mod body;
 pub mod config;
 pub mod exposition;
@@ -29,3 +30,4 @@ pub mod signals;
 pub mod store;
 pub mod telemetry;
 pub mod ui;
+pub mod webconfig;

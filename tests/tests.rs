@@ -30,3 +30,5 @@ mod lifecycle;
 mod improvements;
 // Connection robustness: idle clients, descriptor exhaustion, bursts (issue 7).
 mod connections;
+// --web.config.file: basic auth per endpoint class, write users, headers, reload (issue 7).
+mod auth;
