@@ -48,15 +48,18 @@ fn run(config: Config) -> ExitCode {
         "starting pushgate",
         &[("version", &build.version), ("revision", &build.revision)],
     );
-    if let Err(msg) = refuse_unimplemented(&config) {
-        log::error(&msg, &[]);
-        return ExitCode::FAILURE;
-    }
     match server::raise_fd_limit() {
         Ok(n) => log::debug("descriptor limit", &[("max_fds", &n)]),
         Err(e) => log::warn("cannot raise the descriptor limit", &[("err", &e)]),
     }
-    let app = Arc::new(build_app(config));
+    let web = match pushgate::auth::WebAuth::from_flag(&config.web_config_file) {
+        Ok(web) => web,
+        Err(e) => {
+            log::error("invalid web config", &[("err", &e)]);
+            return ExitCode::FAILURE;
+        }
+    };
+    let app = Arc::new(build_app(config, web));
     let listeners = if app.config.systemd_socket {
         server::systemd_listeners()
     } else {
@@ -102,17 +105,7 @@ fn run(config: Config) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// Flags whose feature this build does not have yet: refusing them is
-/// better than silently running without, e.g., the basic auth a web config
-/// file asks for.
-fn refuse_unimplemented(config: &Config) -> Result<(), String> {
-    if !config.web_config_file.is_empty() {
-        return Err("--web.config.file is not supported by this build; refusing to start without the authentication it may require".into());
-    }
-    Ok(())
-}
-
-fn build_app(config: Config) -> App {
+fn build_app(config: Config, web: pushgate::auth::WebAuth) -> App {
     let mode = if config.disable_consistency_check {
         CheckMode::Unchecked
     } else {
@@ -150,6 +143,7 @@ fn build_app(config: Config) -> App {
         scrape_cache: scrape::ScrapeCache::default(),
         prefix: config.route_prefix(),
         telemetry_path: config.telemetry_path(),
+        web,
         shutdown: Mutex::new(None),
         config,
     }

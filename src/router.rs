@@ -44,6 +44,8 @@ pub struct App {
     pub prefix: String,
     /// Telemetry path below `P`, with a leading `/`.
     pub telemetry_path: String,
+    /// `--web.config.file`: auth, rate limit and headers around every request.
+    pub web: crate::auth::WebAuth,
     /// Where `/-/quit` sends its request to stop.
     pub shutdown: Mutex<Option<Sender<ShutdownReason>>>,
 }
@@ -101,7 +103,7 @@ const GROUPS_METHODS: &[&str] = &["DELETE", "OPTIONS"];
 impl App {
     /// Answers one request. Never panics: a panic inside a handler becomes 500.
     pub fn handle(&self, req: &Request) -> Response {
-        match catch_unwind(AssertUnwindSafe(|| self.route(req))) {
+        match catch_unwind(AssertUnwindSafe(|| self.web.guard(req, || self.route(req)))) {
             Ok(resp) => resp,
             Err(panic) => {
                 let what = panic
