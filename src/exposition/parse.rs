@@ -13,7 +13,11 @@ pub struct ParseError {
 
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "text format parsing error in line {}: {}", self.line, self.msg)
+        write!(
+            f,
+            "text format parsing error in line {}: {}",
+            self.line, self.msg
+        )
     }
 }
 
