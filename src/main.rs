@@ -13,6 +13,7 @@ mod gofmt;
 mod http;
 mod log;
 mod model;
+mod persist;
 mod proto;
 mod push;
 mod router;

@@ -20,7 +20,8 @@ use crate::store::{CheckMode, Push, PushOutcome, Store};
 pub const BASE64_SUFFIX: &str = "@base64";
 
 /// Prefix of every consistency error, as upstream.
-pub const INCONSISTENT_PREFIX: &str = "pushed metrics are invalid or inconsistent with existing metrics";
+pub const INCONSISTENT_PREFIX: &str =
+    "pushed metrics are invalid or inconsistent with existing metrics";
 
 /// What the push handler needs to know of the configuration.
 #[derive(Clone, Copy, Debug)]
@@ -34,12 +35,25 @@ pub struct PushSettings {
 /// A push URL that cannot be used; every variant is a 400.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PushError {
-    Base64Job { raw: Vec<u8>, at: usize },
-    OddComponents { rest: Vec<u8> },
-    ImproperLabelName { name: Vec<u8> },
-    Base64Label { name: String, raw: Vec<u8>, at: usize },
+    Base64Job {
+        raw: Vec<u8>,
+        at: usize,
+    },
+    OddComponents {
+        rest: Vec<u8>,
+    },
+    ImproperLabelName {
+        name: Vec<u8>,
+    },
+    Base64Label {
+        name: String,
+        raw: Vec<u8>,
+        at: usize,
+    },
     JobRequired,
-    NotUtf8 { name: String },
+    NotUtf8 {
+        name: String,
+    },
 }
 
 impl fmt::Display for PushError {
@@ -52,7 +66,11 @@ impl fmt::Display for PushError {
                 at
             ),
             PushError::OddComponents { rest } => {
-                write!(f, "odd number of components in label string {}", quote(rest))
+                write!(
+                    f,
+                    "odd number of components in label string {}",
+                    quote(rest)
+                )
             }
             PushError::ImproperLabelName { name } => {
                 write!(f, "improper label name {}", quote(name))
@@ -66,7 +84,11 @@ impl fmt::Display for PushError {
             ),
             PushError::JobRequired => f.write_str("job name is required"),
             PushError::NotUtf8 { name } => {
-                write!(f, "label value for {:?} in URL path is not valid UTF-8", name)
+                write!(
+                    f,
+                    "label value for {:?} in URL path is not valid UTF-8",
+                    name
+                )
             }
         }
     }
@@ -273,7 +295,11 @@ pub fn handle(
             let source = source_of(req);
             log::error(
                 INCONSISTENT_PREFIX,
-                &[("method", &req.method.label()), ("source", &source), ("err", &log::OneLine(&r))],
+                &[
+                    ("method", &req.method.label()),
+                    ("source", &source),
+                    ("err", &log::OneLine(&r)),
+                ],
             );
             Response::error(400, &format!("{}: {}", INCONSISTENT_PREFIX, r))
         }
@@ -281,7 +307,11 @@ pub fn handle(
             let source = source_of(req);
             log::warn(
                 "pushed metrics were dropped",
-                &[("method", &req.method.label()), ("source", &source), ("err", &log::OneLine(&r))],
+                &[
+                    ("method", &req.method.label()),
+                    ("source", &source),
+                    ("err", &log::OneLine(&r)),
+                ],
             );
             Response::empty(202)
         }
@@ -424,9 +454,16 @@ mod tests {
     #[test]
     fn non_utf8_values_are_rejected() {
         let err = grouping_key_from_path(b"/\xff", false, NameValidation::Legacy).unwrap_err();
-        assert_eq!(err.to_string(), "label value for \"job\" in URL path is not valid UTF-8");
-        let err = grouping_key_from_path(b"/j/a@base64/_w", false, NameValidation::Legacy).unwrap_err();
-        assert_eq!(err.to_string(), "label value for \"a\" in URL path is not valid UTF-8");
+        assert_eq!(
+            err.to_string(),
+            "label value for \"job\" in URL path is not valid UTF-8"
+        );
+        let err =
+            grouping_key_from_path(b"/j/a@base64/_w", false, NameValidation::Legacy).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "label value for \"a\" in URL path is not valid UTF-8"
+        );
     }
 
     #[test]
@@ -437,7 +474,11 @@ mod tests {
         );
         assert_eq!(
             got,
-            labels(&[("dotted.label.name", "mylabelvalue"), ("instance", "testinstance"), ("job", "test/job")])
+            labels(&[
+                ("dotted.label.name", "mylabelvalue"),
+                ("instance", "testinstance"),
+                ("job", "test/job")
+            ])
         );
         let err = parse_with("/metrics/job/j/U___5f__5f_x/v", NameValidation::Utf8);
         assert_eq!(err, Err("improper label name \"U___5f__5f_x\"".into()));
@@ -477,9 +518,20 @@ mod tests {
             ("_x", b"\xff"),
         ];
         for (input, want) in ok {
-            assert_eq!(decode_base64url(input.as_bytes()).as_deref(), Ok(*want), "input {input}");
+            assert_eq!(
+                decode_base64url(input.as_bytes()).as_deref(),
+                Ok(*want),
+                "input {input}"
+            );
         }
-        let bad = [("foo.bar", 3), ("a+b", 1), ("ab/c", 2), ("a", 0), ("abcde", 4), ("a=b", 1)];
+        let bad = [
+            ("foo.bar", 3),
+            ("a+b", 1),
+            ("ab/c", 2),
+            ("a", 0),
+            ("abcde", 4),
+            ("a=b", 1),
+        ];
         for (input, at) in bad {
             assert_eq!(decode_base64url(input.as_bytes()), Err(at), "input {input}");
         }
@@ -503,10 +555,16 @@ mod tests {
         let req = Request::new(Method::Post, "/x").with_body("m 1\n");
         let resp = handle(&req, JobEncoding::Plain, b"/\xff", &s, &settings(), 1);
         assert_eq!(resp.status, 400);
-        assert_eq!(resp.body, b"label value for \"job\" in URL path is not valid UTF-8\n");
+        assert_eq!(
+            resp.body,
+            b"label value for \"job\" in URL path is not valid UTF-8\n"
+        );
         assert!(s.groups().is_empty());
         let resp = handle(&req, JobEncoding::Base64, b"/=", &s, &settings(), 1);
-        assert_eq!((resp.status, resp.body.as_slice()), (400, &b"job name is required\n"[..]));
+        assert_eq!(
+            (resp.status, resp.body.as_slice()),
+            (400, &b"job name is required\n"[..])
+        );
         assert!(s.groups().is_empty());
     }
 
@@ -534,7 +592,14 @@ mod tests {
     fn empty_post_creates_the_group_with_its_gauges() {
         let s = store();
         let req = Request::new(Method::Post, "/x");
-        let resp = handle(&req, JobEncoding::Plain, b"/testjob", &s, &settings(), 2_000_000_000);
+        let resp = handle(
+            &req,
+            JobEncoding::Plain,
+            b"/testjob",
+            &s,
+            &settings(),
+            2_000_000_000,
+        );
         assert_eq!(resp.status, 200);
         let groups = s.groups();
         assert_eq!(groups.len(), 1);

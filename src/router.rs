@@ -106,7 +106,10 @@ impl App {
                     .unwrap_or_else(|| "unknown panic".to_string());
                 log::error(
                     "request handler panicked",
-                    &[("path", &String::from_utf8_lossy(&req.path)), ("panic", &what)],
+                    &[
+                        ("path", &String::from_utf8_lossy(&req.path)),
+                        ("panic", &what),
+                    ],
                 );
                 Response::error(500, "Internal Server Error")
             }
@@ -190,7 +193,12 @@ impl App {
 
     /// Picks the action for the request's method on a matched path, or
     /// `None` for 405.
-    fn select(&self, req: &Request, allowed: &'static [&'static str], kind: PathKind) -> Option<Route> {
+    fn select(
+        &self,
+        req: &Request,
+        allowed: &'static [&'static str],
+        kind: PathKind,
+    ) -> Option<Route> {
         let is_get = matches!(req.method, Method::Get | Method::Head);
         let route = |handler: Option<&'static str>, action: Action| Some(Route { handler, action });
         if req.method == Method::Options {
@@ -216,7 +224,11 @@ impl App {
             },
             PathKind::Ui if is_get => route(Some("status"), Action::Ui),
             PathKind::Static if is_get => {
-                let name = String::from_utf8_lossy(&req.path).rsplit('/').next().unwrap_or("").to_string();
+                let name = String::from_utf8_lossy(&req.path)
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or("")
+                    .to_string();
                 route(Some("static"), Action::Static(name))
             }
             PathKind::ApiStatus if is_get => route(Some("api/v1/status"), Action::ApiStatus),
@@ -245,7 +257,9 @@ impl App {
                 log::info("wiped metric store", &[("groups", &n)]);
                 Response::empty(202)
             }
-            Action::Options(allowed) => Response::empty(200).with_header("Allow", &allowed.join(", ")),
+            Action::Options(allowed) => {
+                Response::empty(200).with_header("Allow", &allowed.join(", "))
+            }
         }
     }
 
@@ -266,7 +280,11 @@ impl App {
         if !self.config.enable_lifecycle {
             return Response::plain(403, "Lifecycle API is not enabled.");
         }
-        let sender = self.shutdown.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let sender = self
+            .shutdown
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         if let Some(tx) = sender {
             // The receiver lives as long as main; a send error means
             // shutdown is already under way.
@@ -283,7 +301,11 @@ impl App {
         // A push path with an empty job: upstream's router suggests the path
         // without the slash (which then has no route and 404s).
         if rest == b"/metrics/job/" || rest == b"/metrics/job@base64/" {
-            let location = format!("{}{}", self.prefix, String::from_utf8_lossy(&rest[..rest.len() - 1]));
+            let location = format!(
+                "{}{}",
+                self.prefix,
+                String::from_utf8_lossy(&rest[..rest.len() - 1])
+            );
             return redirect(code_for(&req.method), &location);
         }
         let toggled: Vec<u8> = match rest.strip_suffix(b"/") {

@@ -50,8 +50,14 @@ pub fn handle(
     let gathered = match store.gather() {
         Ok((_, families)) => families,
         Err(problems) => {
-            log::error("error gathering metrics", &[("err", &log::OneLine(&problems))]);
-            let body = format!("An error has occurred while serving metrics:\n\n{}", problems);
+            log::error(
+                "error gathering metrics",
+                &[("err", &log::OneLine(&problems))],
+            );
+            let body = format!(
+                "An error has occurred while serving metrics:\n\n{}",
+                problems
+            );
             return Response::error(500, &body);
         }
     };
@@ -193,7 +199,11 @@ pub fn negotiate(accept: &str, utf8_names: bool) -> (Format, NameEscaping, Strin
         .enumerate()
         .filter_map(|(i, r)| MediaRange::parse(r).map(|m| (m.q, i, m)))
         .collect();
-    ranges.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap_or(Ordering::Equal).then(a.1.cmp(&b.1)));
+    ranges.sort_by(|a, b| {
+        b.0.partial_cmp(&a.0)
+            .unwrap_or(Ordering::Equal)
+            .then(a.1.cmp(&b.1))
+    });
     let format = ranges
         .iter()
         .find_map(|(q, _, r)| if *q > 0.0 { r.format() } else { None })
@@ -335,7 +345,10 @@ mod tests {
         let accept = "text/plain;version=0.0.4;escaping=allow-utf-8";
         let (_, esc, ct) = negotiate(accept, true);
         assert_eq!(esc, NameEscaping::AllowUtf8);
-        assert_eq!(ct, "text/plain; version=0.0.4; charset=utf-8; escaping=allow-utf-8");
+        assert_eq!(
+            ct,
+            "text/plain; version=0.0.4; charset=utf-8; escaping=allow-utf-8"
+        );
         let (_, esc, ct) = negotiate(accept, false);
         assert_eq!(esc, NameEscaping::Underscores);
         assert_eq!(ct, exposition::TEXT_CONTENT_TYPE);

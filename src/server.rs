@@ -194,12 +194,20 @@ fn convert(request: &mut tiny_http::Request, max_body: u64) -> Result<Request, R
     let raw_url = request.url().to_string();
     let raw_path = raw_url.split('?').next().unwrap_or("");
     let path = percent_decode(raw_path.as_bytes()).map_err(|bad| {
-        Response::error(400, &format!("invalid URL escape {}", crate::gofmt::quote(&bad)))
+        Response::error(
+            400,
+            &format!("invalid URL escape {}", crate::gofmt::quote(&bad)),
+        )
     })?;
     let headers = request
         .headers()
         .iter()
-        .map(|h| (h.field.as_str().as_str().to_string(), h.value.as_str().to_string()))
+        .map(|h| {
+            (
+                h.field.as_str().as_str().to_string(),
+                h.value.as_str().to_string(),
+            )
+        })
         .collect();
     let body = read_body(request.as_reader(), max_body)
         .map_err(|e| Response::error(400, &format!("cannot read request body: {}", e)))?;
@@ -264,7 +272,10 @@ mod tests {
         let mut exact: &[u8] = &[b'x'; 100];
         assert!(matches!(read_body(&mut exact, 100), Ok(Body::Complete(b)) if b.len() == 100));
         let mut over: &[u8] = &[b'x'; 101];
-        assert!(matches!(read_body(&mut over, 100), Ok(Body::TooLarge { limit: 100 })));
+        assert!(matches!(
+            read_body(&mut over, 100),
+            Ok(Body::TooLarge { limit: 100 })
+        ));
         let mut unlimited: &[u8] = &[b'x'; 1000];
         assert!(matches!(read_body(&mut unlimited, 0), Ok(Body::Complete(b)) if b.len() == 1000));
     }

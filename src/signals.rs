@@ -28,7 +28,11 @@ pub fn wait_for_termination() -> io::Result<&'static str> {
     if rc != 0 {
         return Err(io::Error::from_raw_os_error(rc));
     }
-    Ok(if sig == libc::SIGINT { "SIGINT" } else { "SIGTERM" })
+    Ok(if sig == libc::SIGINT {
+        "SIGINT"
+    } else {
+        "SIGTERM"
+    })
 }
 
 fn termination_set() -> libc::sigset_t {

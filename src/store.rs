@@ -456,7 +456,11 @@ impl Store {
         // (PUT replaces everything, POST the families it names).
         let _ = replace_group;
         let mut own_hashes: HashMap<u64, u32> = HashMap::new();
-        if let Some(own) = state.groups.get(gid).and_then(|g| g.families.get(&family.name)) {
+        if let Some(own) = state
+            .groups
+            .get(gid)
+            .and_then(|g| g.families.get(&family.name))
+        {
             for m in &own.family.metrics {
                 *own_hashes.entry(label_hash(&m.labels)).or_default() += 1;
             }
@@ -562,7 +566,11 @@ impl State {
     /// The failure gauge := now; the success gauge is created with 0 if absent.
     fn record_failure(&mut self, gid: GroupId, key: GroupingKey, now: i64) {
         self.ensure_group(&gid, key.clone());
-        self.set_family(&gid, push_time_family(&key, PUSH_FAILURE_TIME_METRIC, now), now);
+        self.set_family(
+            &gid,
+            push_time_family(&key, PUSH_FAILURE_TIME_METRIC, now),
+            now,
+        );
         self.ensure_gauge(&gid, &key, PUSH_TIME_METRIC, now);
         self.generation += 1;
     }
@@ -594,10 +602,7 @@ impl State {
                     let keep = |n: &str| n == PUSH_FAILURE_TIME_METRIC;
                     let names: Vec<String> =
                         g.families.keys().filter(|n| !keep(n)).cloned().collect();
-                    names
-                        .iter()
-                        .filter_map(|n| g.families.remove(n))
-                        .collect()
+                    names.iter().filter_map(|n| g.families.remove(n)).collect()
                 })
                 .unwrap_or_default();
             for f in stale {
@@ -623,16 +628,16 @@ impl State {
                 problems.push(format!(
                     "collected metric {:?} has conflicting types {} in different groups",
                     name,
-                    types.iter().map(|t| t.proto_name()).collect::<Vec<_>>().join(" and ")
+                    types
+                        .iter()
+                        .map(|t| t.proto_name())
+                        .collect::<Vec<_>>()
+                        .join(" and ")
                 ));
                 continue;
             }
             if let Some(kind) = types.first() {
-                let exists = |n: &str| {
-                    self.index
-                        .get(n)
-                        .and_then(|i| i.types_in_use().next())
-                };
+                let exists = |n: &str| self.index.get(n).and_then(|i| i.types_in_use().next());
                 if let Some(p) = suffix_collision(name, *kind, exists) {
                     problems.push(p);
                     continue;
@@ -944,15 +949,24 @@ mod tests {
         let b = family("b", MetricType::Untyped, &[(&[], 1.0)]);
         let c = family("c", MetricType::Untyped, &[(&[], 3.0)]);
         assert_eq!(push(&s, &k, vec![a(1.0), b], true, 1), PushOutcome::Applied);
-        assert_eq!(push(&s, &k, vec![a(2.0), c.clone()], false, 2), PushOutcome::Applied);
+        assert_eq!(
+            push(&s, &k, vec![a(2.0), c.clone()], false, 2),
+            PushOutcome::Applied
+        );
         assert_eq!(
             names_of(&s, &k),
             ["a", "b", "c", PUSH_FAILURE_TIME_METRIC, PUSH_TIME_METRIC]
         );
         assert_eq!(push(&s, &k, vec![c], true, 3), PushOutcome::Applied);
-        assert_eq!(names_of(&s, &k), ["c", PUSH_FAILURE_TIME_METRIC, PUSH_TIME_METRIC]);
+        assert_eq!(
+            names_of(&s, &k),
+            ["c", PUSH_FAILURE_TIME_METRIC, PUSH_TIME_METRIC]
+        );
         assert_eq!(push(&s, &k, vec![], true, 4), PushOutcome::Applied);
-        assert_eq!(names_of(&s, &k), [PUSH_FAILURE_TIME_METRIC, PUSH_TIME_METRIC]);
+        assert_eq!(
+            names_of(&s, &k),
+            [PUSH_FAILURE_TIME_METRIC, PUSH_TIME_METRIC]
+        );
         assert_eq!(s.usage(), (1, 2));
     }
 
@@ -960,13 +974,20 @@ mod tests {
     fn labels_are_sanitised() {
         let s = store();
         let k = key(&[("job", "job1"), ("instance", "instance2")]);
-        let f = family("mf1", MetricType::Untyped, &[(&[("job", "job2"), ("instance", "instance1")], 42.0)]);
+        let f = family(
+            "mf1",
+            MetricType::Untyped,
+            &[(&[("job", "job2"), ("instance", "instance1")], 42.0)],
+        );
         push(&s, &k, vec![f], false, 1);
         let g = &s.groups()[0];
         let mf1 = &g.families[0].family;
         assert_eq!(
             mf1.metrics[0].labels,
-            vec![Label::new("instance", "instance2"), Label::new("job", "job1")]
+            vec![
+                Label::new("instance", "instance2"),
+                Label::new("job", "job1")
+            ]
         );
     }
 
@@ -974,13 +995,36 @@ mod tests {
     fn instance_added_empty_and_body_labels_kept() {
         let s = store();
         let k = key(&[("job", "k")]);
-        push(&s, &k, vec![family("m", MetricType::Untyped, &[(&[("instance", "foo"), ("job", "other")], 1.0)])], false, 1);
-        push(&s, &k, vec![family("n", MetricType::Untyped, &[(&[("x", "1")], 1.0)])], false, 1);
+        push(
+            &s,
+            &k,
+            vec![family(
+                "m",
+                MetricType::Untyped,
+                &[(&[("instance", "foo"), ("job", "other")], 1.0)],
+            )],
+            false,
+            1,
+        );
+        push(
+            &s,
+            &k,
+            vec![family("n", MetricType::Untyped, &[(&[("x", "1")], 1.0)])],
+            false,
+            1,
+        );
         let g = &s.groups()[0];
-        assert_eq!(g.families[0].family.metrics[0].labels, vec![Label::new("instance", "foo"), Label::new("job", "k")]);
+        assert_eq!(
+            g.families[0].family.metrics[0].labels,
+            vec![Label::new("instance", "foo"), Label::new("job", "k")]
+        );
         assert_eq!(
             g.families[1].family.metrics[0].labels,
-            vec![Label::new("instance", ""), Label::new("job", "k"), Label::new("x", "1")]
+            vec![
+                Label::new("instance", ""),
+                Label::new("job", "k"),
+                Label::new("x", "1")
+            ]
         );
     }
 
@@ -992,7 +1036,10 @@ mod tests {
             family(PUSH_TIME_METRIC, MetricType::Untyped, &[(&[], 5.0)]),
             family(PUSH_FAILURE_TIME_METRIC, MetricType::Untyped, &[(&[], 7.0)]),
         ];
-        assert_eq!(push(&s, &k, body, false, 2_000_000_000), PushOutcome::Applied);
+        assert_eq!(
+            push(&s, &k, body, false, 2_000_000_000),
+            PushOutcome::Applied
+        );
         let g = &s.groups()[0];
         assert_eq!(g.push_time(), 2.0);
         assert_eq!(g.failure_time(), 0.0);
@@ -1004,10 +1051,19 @@ mod tests {
         let k = key(&[("job", "j")]);
         let mut f = family("b", MetricType::Untyped, &[(&[], 1.0)]);
         f.metrics[0].timestamp_ms = Some(1000);
-        let problems = rejected(push(&s, &k, vec![family("a", MetricType::Untyped, &[(&[], 1.0)]), f], true, 3_000_000_000));
+        let problems = rejected(push(
+            &s,
+            &k,
+            vec![family("a", MetricType::Untyped, &[(&[], 1.0)]), f],
+            true,
+            3_000_000_000,
+        ));
         assert_eq!(problems, ["pushed metrics must not have timestamps"]);
         let g = &s.groups()[0];
-        assert_eq!(names_of(&s, &k), [PUSH_FAILURE_TIME_METRIC, PUSH_TIME_METRIC]);
+        assert_eq!(
+            names_of(&s, &k),
+            [PUSH_FAILURE_TIME_METRIC, PUSH_TIME_METRIC]
+        );
         assert_eq!((g.failure_time(), g.push_time()), (3.0, 0.0));
         assert!(!g.last_push_successful());
     }
@@ -1015,46 +1071,127 @@ mod tests {
     #[test]
     fn type_conflict_across_groups() {
         let s = store();
-        push(&s, &key(&[("job", "a")]), vec![family("some_metric", MetricType::Untyped, &[(&[], 1.0)])], false, 1);
-        let p = rejected(push(&s, &key(&[("job", "b")]), vec![family("some_metric", MetricType::Gauge, &[(&[], 2.0)])], false, 2));
+        push(
+            &s,
+            &key(&[("job", "a")]),
+            vec![family("some_metric", MetricType::Untyped, &[(&[], 1.0)])],
+            false,
+            1,
+        );
+        let p = rejected(push(
+            &s,
+            &key(&[("job", "b")]),
+            vec![family("some_metric", MetricType::Gauge, &[(&[], 2.0)])],
+            false,
+            2,
+        ));
         assert_eq!(p.len(), 1);
-        assert!(p[0].starts_with("collected metric \"some_metric\" { label:"), "{}", p[0]);
+        assert!(
+            p[0].starts_with("collected metric \"some_metric\" { label:"),
+            "{}",
+            p[0]
+        );
         assert!(p[0].ends_with("is not a UNTYPED"), "{}", p[0]);
     }
 
     #[test]
     fn type_conflict_with_own_family() {
         let s = store();
-        let p = rejected(push(&s, &key(&[("job", "job1")]), vec![family("process_open_fds", MetricType::Counter, &[(&[], 5.0)])], false, 1));
-        assert_eq!(p, ["gathered metric family process_open_fds has type COUNTER but should have GAUGE"]);
+        let p = rejected(push(
+            &s,
+            &key(&[("job", "job1")]),
+            vec![family(
+                "process_open_fds",
+                MetricType::Counter,
+                &[(&[], 5.0)],
+            )],
+            false,
+            1,
+        ));
+        assert_eq!(
+            p,
+            ["gathered metric family process_open_fds has type COUNTER but should have GAUGE"]
+        );
     }
 
     #[test]
     fn replacing_own_family_is_not_a_type_conflict() {
         let s = store();
         let k = key(&[("job", "a")]);
-        push(&s, &k, vec![family("x", MetricType::Untyped, &[(&[], 1.0)])], true, 1);
-        assert_eq!(push(&s, &k, vec![family("x", MetricType::Gauge, &[(&[], 1.0)])], false, 2), PushOutcome::Applied);
-        assert_eq!(push(&s, &k, vec![family("x", MetricType::Counter, &[(&[], 1.0)])], true, 3), PushOutcome::Applied);
+        push(
+            &s,
+            &k,
+            vec![family("x", MetricType::Untyped, &[(&[], 1.0)])],
+            true,
+            1,
+        );
+        assert_eq!(
+            push(
+                &s,
+                &k,
+                vec![family("x", MetricType::Gauge, &[(&[], 1.0)])],
+                false,
+                2
+            ),
+            PushOutcome::Applied
+        );
+        assert_eq!(
+            push(
+                &s,
+                &k,
+                vec![family("x", MetricType::Counter, &[(&[], 1.0)])],
+                true,
+                3
+            ),
+            PushOutcome::Applied
+        );
     }
 
     #[test]
     fn duplicate_series_across_groups() {
         // Upstream TestRejectInconsistentPush.
         let s = store();
-        let mf1 = || family("mf1", MetricType::Untyped, &[(&[("instance", "instance2")], -3000.0)]);
-        assert_eq!(push(&s, &key(&[("job", "job1")]), vec![mf1()], false, 1), PushOutcome::Applied);
+        let mf1 = || {
+            family(
+                "mf1",
+                MetricType::Untyped,
+                &[(&[("instance", "instance2")], -3000.0)],
+            )
+        };
+        assert_eq!(
+            push(&s, &key(&[("job", "job1")]), vec![mf1()], false, 1),
+            PushOutcome::Applied
+        );
         let k2 = key(&[("job", "job1"), ("instance", "instance2")]);
-        let p = rejected(push(&s, &k2, vec![family("mf1", MetricType::Untyped, &[(&[], 42.0)])], false, 2));
-        assert!(p[0].ends_with("was collected before with the same name and label values"), "{}", p[0]);
+        let p = rejected(push(
+            &s,
+            &k2,
+            vec![family("mf1", MetricType::Untyped, &[(&[], 42.0)])],
+            false,
+            2,
+        ));
+        assert!(
+            p[0].ends_with("was collected before with the same name and label values"),
+            "{}",
+            p[0]
+        );
         // The same series pushed again to its own group replaces itself.
-        assert_eq!(push(&s, &key(&[("job", "job1")]), vec![mf1()], false, 3), PushOutcome::Applied);
+        assert_eq!(
+            push(&s, &key(&[("job", "job1")]), vec![mf1()], false, 3),
+            PushOutcome::Applied
+        );
     }
 
     #[test]
     fn duplicate_series_within_push() {
         let s = store();
-        let p = rejected(push(&s, &key(&[("job", "d")]), vec![family("d", MetricType::Untyped, &[(&[], 1.0), (&[], 2.0)])], false, 1));
+        let p = rejected(push(
+            &s,
+            &key(&[("job", "d")]),
+            vec![family("d", MetricType::Untyped, &[(&[], 1.0), (&[], 2.0)])],
+            false,
+            1,
+        ));
         assert_eq!(p.len(), 1);
         assert!(p[0].contains("was collected before"));
         assert_eq!(s.usage(), (1, 2), "only the two gauges");
@@ -1069,11 +1206,38 @@ mod tests {
             value: Value::Summary(Default::default()),
             timestamp_ms: None,
         });
-        assert_eq!(push(&s, &key(&[("job", "a")]), vec![summary], false, 1), PushOutcome::Applied);
-        let p = rejected(push(&s, &key(&[("job", "b")]), vec![family("s_count", MetricType::Untyped, &[(&[], 5.0)])], false, 2));
+        assert_eq!(
+            push(&s, &key(&[("job", "a")]), vec![summary], false, 1),
+            PushOutcome::Applied
+        );
+        let p = rejected(push(
+            &s,
+            &key(&[("job", "b")]),
+            vec![family("s_count", MetricType::Untyped, &[(&[], 5.0)])],
+            false,
+            2,
+        ));
         assert_eq!(p, ["collected metric named \"s_count\" collides with previously collected summary named \"s\""]);
-        assert_eq!(push(&s, &key(&[("job", "b")]), vec![family("s_bucket", MetricType::Untyped, &[(&[], 5.0)])], false, 3), PushOutcome::Applied);
-        assert_eq!(push(&s, &key(&[("job", "c")]), vec![family("h_count", MetricType::Untyped, &[(&[], 5.0)])], false, 3), PushOutcome::Applied);
+        assert_eq!(
+            push(
+                &s,
+                &key(&[("job", "b")]),
+                vec![family("s_bucket", MetricType::Untyped, &[(&[], 5.0)])],
+                false,
+                3
+            ),
+            PushOutcome::Applied
+        );
+        assert_eq!(
+            push(
+                &s,
+                &key(&[("job", "c")]),
+                vec![family("h_count", MetricType::Untyped, &[(&[], 5.0)])],
+                false,
+                3
+            ),
+            PushOutcome::Applied
+        );
         let mut hist = MetricFamily::new("h", MetricType::Histogram);
         hist.metrics.push(Metric {
             labels: vec![],
@@ -1096,8 +1260,23 @@ mod tests {
     #[test]
     fn unchecked_mode_stores_conflicts_and_gather_fails_until_deleted() {
         let s = Store::new(vec![], CheckMode::Unchecked, NameValidation::Legacy);
-        push(&s, &key(&[("job", "a")]), vec![family("x", MetricType::Untyped, &[(&[], 1.0)])], false, 1);
-        assert_eq!(push(&s, &key(&[("job", "b")]), vec![family("x", MetricType::Gauge, &[(&[], 2.0)])], false, 2), PushOutcome::Applied);
+        push(
+            &s,
+            &key(&[("job", "a")]),
+            vec![family("x", MetricType::Untyped, &[(&[], 1.0)])],
+            false,
+            1,
+        );
+        assert_eq!(
+            push(
+                &s,
+                &key(&[("job", "b")]),
+                vec![family("x", MetricType::Gauge, &[(&[], 2.0)])],
+                false,
+                2
+            ),
+            PushOutcome::Applied
+        );
         assert!(s.gather().is_err());
         s.delete(&key(&[("job", "b")]));
         assert!(s.gather().is_ok());
@@ -1106,8 +1285,24 @@ mod tests {
     #[test]
     fn unchecked_duplicates_make_gather_fail() {
         let s = Store::new(vec![], CheckMode::Unchecked, NameValidation::Legacy);
-        push(&s, &key(&[("job", "j")]), vec![family("m", MetricType::Untyped, &[(&[("instance", "i")], 1.0)])], false, 1);
-        push(&s, &key(&[("job", "j"), ("instance", "i")]), vec![family("m", MetricType::Untyped, &[(&[], 1.0)])], false, 1);
+        push(
+            &s,
+            &key(&[("job", "j")]),
+            vec![family(
+                "m",
+                MetricType::Untyped,
+                &[(&[("instance", "i")], 1.0)],
+            )],
+            false,
+            1,
+        );
+        push(
+            &s,
+            &key(&[("job", "j"), ("instance", "i")]),
+            vec![family("m", MetricType::Untyped, &[(&[], 1.0)])],
+            false,
+            1,
+        );
         let err = s.gather().unwrap_err();
         assert!(err.problems[0].contains("was collected before"), "{err}");
     }
@@ -1122,18 +1317,30 @@ mod tests {
         push(&s, &key(&[("job", "job2")]), vec![f2], false, 1);
         push(&s, &key(&[("job", "job1")]), vec![f1], false, 1);
         let (_, gathered) = s.gather().expect("consistent");
-        let mf = gathered.iter().find(|g| g.name == "mf_help").expect("present");
+        let mf = gathered
+            .iter()
+            .find(|g| g.name == "mf_help")
+            .expect("present");
         assert_eq!(mf.help.as_deref(), Some("Help string for mfh1."));
         assert_eq!(mf.members.len(), 2);
         let names: Vec<&str> = gathered.iter().map(|g| g.name.as_str()).collect();
-        assert_eq!(names, ["mf_help", PUSH_FAILURE_TIME_METRIC, PUSH_TIME_METRIC]);
+        assert_eq!(
+            names,
+            ["mf_help", PUSH_FAILURE_TIME_METRIC, PUSH_TIME_METRIC]
+        );
     }
 
     #[test]
     fn delete_is_exact_and_wipe_empties() {
         let s = store();
         push(&s, &key(&[("job", "job1")]), vec![], false, 1);
-        push(&s, &key(&[("job", "job1"), ("instance", "i1")]), vec![], false, 1);
+        push(
+            &s,
+            &key(&[("job", "job1"), ("instance", "i1")]),
+            vec![],
+            false,
+            1,
+        );
         assert!(s.delete(&key(&[("job", "job1")])));
         assert!(!s.delete(&key(&[("job", "never")])));
         assert_eq!(s.groups().len(), 1);
@@ -1145,12 +1352,24 @@ mod tests {
     #[test]
     fn restore_rebuilds_the_index() {
         let s = store();
-        push(&s, &key(&[("job", "a")]), vec![family("x", MetricType::Untyped, &[(&[], 1.0)])], false, 1);
+        push(
+            &s,
+            &key(&[("job", "a")]),
+            vec![family("x", MetricType::Untyped, &[(&[], 1.0)])],
+            false,
+            1,
+        );
         let copy = s.groups();
         let t = store();
         t.restore(copy);
         assert_eq!(t.usage(), s.usage());
-        let p = rejected(push(&t, &key(&[("job", "b")]), vec![family("x", MetricType::Gauge, &[(&[], 1.0)])], false, 2));
+        let p = rejected(push(
+            &t,
+            &key(&[("job", "b")]),
+            vec![family("x", MetricType::Gauge, &[(&[], 1.0)])],
+            false,
+            2,
+        ));
         assert!(p[0].ends_with("is not a UNTYPED"));
     }
 
