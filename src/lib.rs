@@ -20,6 +20,7 @@ pub mod http;
 pub mod log;
 pub mod matcher;
 pub mod model;
+pub mod persist;
 pub mod proto;
 pub mod push;
 pub mod reaper;

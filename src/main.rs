@@ -12,7 +12,9 @@ use pushgate::config::{Command, Config};
 use pushgate::model::NameValidation;
 use pushgate::router::{App, ShutdownReason};
 use pushgate::store::{CheckMode, Policy, ReservedFamily, Store};
-use pushgate::{gofmt, healthcheck, log, push, reaper, scrape, server, signals, telemetry};
+use pushgate::{
+    gofmt, healthcheck, log, persist, push, reaper, scrape, server, signals, telemetry,
+};
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
@@ -60,6 +62,18 @@ fn run(config: Config) -> ExitCode {
         }
     };
     let app = Arc::new(build_app(config, web));
+    // Restoring completes before any listener opens (§10).
+    let persistence = match persist::start(
+        &app.config.persistence_file,
+        app.config.persistence_interval,
+        &app.store,
+    ) {
+        Ok(p) => p,
+        Err(e) => {
+            log::error("cannot use the persistence file", &[("err", &e)]);
+            return ExitCode::FAILURE;
+        }
+    };
     let listeners = if app.config.systemd_socket {
         server::systemd_listeners()
     } else {
@@ -101,6 +115,7 @@ fn run(config: Config) -> ExitCode {
         Err(_) => log::error("shutdown channel closed unexpectedly", &[]),
     }
     servers.stop();
+    persist::finish(persistence, &app.store);
     log::info("HTTP server stopped", &[]);
     ExitCode::SUCCESS
 }

@@ -32,3 +32,5 @@ mod improvements;
 mod connections;
 // --web.config.file: basic auth per endpoint class, write users, headers, reload (issue 7).
 mod auth;
+// Persistence: restart round trips, corrupt files, locking, kill -9 (issue 4).
+mod persist;
