@@ -30,3 +30,5 @@ mod lifecycle;
 mod improvements;
 // Connection robustness: idle clients, descriptor exhaustion, bursts (issue 7).
 mod connections;
+// Fixtures captured from upstream Pushgateway, pushed back and compared (issue 3).
+mod fixtures_upstream;
