@@ -169,7 +169,7 @@ section_forwarder() {
     local NODE="http://127.0.0.1:$GW_PORT" host
     start_gateway "$BIN" forwarder
     local P="http://127.0.0.1:$GW_PORT"
-    host=$(hostname)
+    host=$(hostname 2>/dev/null || cat /proc/sys/kernel/hostname)
     # The forwarder as users write it: one curl piped into another.
     curl -s -m 30 "$NODE/metrics" | tee "$GW_TMP/node.txt" |
         curl -s -m 30 -o "$GW_TMP/req.body" -w '%{http_code}' --data-binary @- \
