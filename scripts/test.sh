@@ -24,6 +24,9 @@ scripts/python-client.sh target/debug/pushgate
 echo "== systemd units"
 scripts/verify-units.sh target/debug/pushgate
 
+echo "== end-to-end with real peers"
+scripts/e2e.sh target/debug/pushgate
+
 echo "== release artefact (static, size budget, runs with env -i)"
 scripts/check-release.sh
 

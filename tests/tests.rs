@@ -34,3 +34,5 @@ mod connections;
 mod auth;
 // Persistence: restart round trips, corrupt files, locking, kill -9 (issue 4).
 mod persist;
+// Fixtures captured from upstream Pushgateway, pushed back and compared (issue 3).
+mod fixtures_upstream;
