@@ -8,9 +8,12 @@ REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 UPSTREAM_NAME=prometheus-pushgateway
 GW_PIDS=()
 GW_TMP=$(mktemp -d "${TMPDIR:-/tmp}/pushgate-scripts.XXXXXX")
+GW_MAIN_PID=$BASHPID
 
 cleanup_gateways() {
     local pid
+    # Subshells may run the EXIT trap too; only the main shell cleans up.
+    [ "$BASHPID" = "$GW_MAIN_PID" ] || return 0
     for pid in "${GW_PIDS[@]}"; do
         kill "$pid" 2>/dev/null || true
     done
