@@ -8,11 +8,11 @@
 //! Knows nothing of HTTP, files or wire formats; `persist` reads and restores
 //! it through [`Store::groups`] and [`Store::restore`].
 
-use std::collections::hash_map::DefaultHasher;
+use std::collections::hash_map::RandomState;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
-use std::hash::{Hash, Hasher};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use crate::model::{
@@ -189,7 +189,7 @@ struct FamilyIndex {
     /// is possible only in unchecked mode).
     type_counts: [u32; 6],
     /// Series count per label-set hash, across holding groups.
-    series: HashMap<u64, u32>,
+    series: SeriesCounts,
     /// Number of hashes with a count above one (candidate duplicates).
     shared_hashes: usize,
 }
@@ -590,7 +590,7 @@ impl Store {
         // This group's own copy of the family is always replaced by the push
         // (PUT replaces everything, POST the families it names).
         let _ = replace_group;
-        let mut own_hashes: HashMap<u64, u32> = HashMap::new();
+        let mut own_hashes = SeriesCounts::default();
         if let Some(own) = state
             .groups
             .get(gid)
@@ -1026,13 +1026,40 @@ fn metric_dump(m: &Metric) -> String {
     out.trim_end().to_string()
 }
 
+/// Hash of a label set, keyed randomly per process so that clients cannot
+/// precompute label sets that collide in the index.
 fn label_hash(labels: &[Label]) -> u64 {
-    let mut h = DefaultHasher::new();
+    static KEYS: OnceLock<RandomState> = OnceLock::new();
+    let mut h = KEYS.get_or_init(RandomState::new).build_hasher();
     for l in labels {
         l.name.hash(&mut h);
         l.value.hash(&mut h);
     }
     h.finish()
+}
+
+/// Counts keyed by label-set hashes, which are already well mixed: hashing
+/// them again would only cost time on every push and restore.
+type SeriesCounts = HashMap<u64, u32, BuildHasherDefault<PassThroughHasher>>;
+
+#[derive(Default)]
+struct PassThroughHasher(u64);
+
+impl Hasher for PassThroughHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        // Only u64 keys are hashed here; fold anything else in anyway.
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 /// The `push_time_seconds` or `push_failure_time_seconds` family of a group
