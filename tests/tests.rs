@@ -28,3 +28,5 @@ mod api;
 mod lifecycle;
 // pushgate-only features: group TTL, budgets, bulk delete (issue 9).
 mod improvements;
+// Hostile bodies (fuzz-style, fixed seed): no crash, store untouched (issues 3, 7).
+mod robustness;
