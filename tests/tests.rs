@@ -36,3 +36,5 @@ mod auth;
 mod persist;
 // Fixtures captured from upstream Pushgateway, pushed back and compared (issue 3).
 mod fixtures_upstream;
+// Hostile bodies (fuzz-style, fixed seed): no crash, store untouched (issues 3, 7).
+mod robustness;
