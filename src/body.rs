@@ -37,6 +37,10 @@ impl std::error::Error for BodyError {}
 /// Undoes `content_encoding` (a single token, case-insensitive: `gzip` or
 /// `snappy`; anything else leaves the body as is). `limit` bounds the
 /// decompressed size; 0 means unlimited.
-pub fn decode(body: Vec<u8>, _content_encoding: Option<&str>, _limit: u64) -> Result<Vec<u8>, BodyError> {
+pub fn decode(
+    body: Vec<u8>,
+    _content_encoding: Option<&str>,
+    _limit: u64,
+) -> Result<Vec<u8>, BodyError> {
     Ok(body)
 }

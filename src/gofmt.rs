@@ -186,7 +186,11 @@ pub fn rfc3339_nanos(unix_nanos: i64) -> String {
 pub fn rfc3339_millis(unix_nanos: i64) -> String {
     let mut out = String::with_capacity(24);
     write_date_time(&mut out, unix_nanos.div_euclid(1_000_000_000));
-    let _ = write!(out, ".{:03}Z", unix_nanos.rem_euclid(1_000_000_000) / 1_000_000);
+    let _ = write!(
+        out,
+        ".{:03}Z",
+        unix_nanos.rem_euclid(1_000_000_000) / 1_000_000
+    );
     out
 }
 
@@ -295,9 +299,18 @@ mod tests {
             rfc3339_nanos(1_583_872_347_716_605_811),
             "2020-03-10T20:32:27.716605811Z"
         );
-        assert_eq!(rfc3339_nanos(1_583_872_347_500_000_000), "2020-03-10T20:32:27.5Z");
-        assert_eq!(rfc3339_millis(1_583_872_347_716_605_811), "2020-03-10T20:32:27.716Z");
-        assert_eq!(rfc3339_seconds(951_782_400_000_000_000), "2000-02-29T00:00:00Z");
+        assert_eq!(
+            rfc3339_nanos(1_583_872_347_500_000_000),
+            "2020-03-10T20:32:27.5Z"
+        );
+        assert_eq!(
+            rfc3339_millis(1_583_872_347_716_605_811),
+            "2020-03-10T20:32:27.716Z"
+        );
+        assert_eq!(
+            rfc3339_seconds(951_782_400_000_000_000),
+            "2000-02-29T00:00:00Z"
+        );
     }
 
     #[test]

@@ -149,8 +149,7 @@ fn format_line(json: bool, level: Level, caller: &Location, msg: &str, fields: F
 /// characters, so client-supplied text cannot forge fields or lines.
 fn logfmt_value(v: &str) -> String {
     let needs_quotes = v.is_empty()
-        || v
-            .chars()
+        || v.chars()
             .any(|c| c == ' ' || c == '"' || c == '=' || c == '\\' || c.is_control());
     if needs_quotes {
         format!("{:?}", v)
@@ -196,8 +195,17 @@ mod tests {
     #[test]
     fn logfmt_quotes_values_with_spaces() {
         let loc = Location::caller();
-        let line = format_line(false, Level::Info, loc, "starting pushgate", &[("k", &"a b")]);
-        assert!(line.contains("level=info msg=\"starting pushgate\" k=\"a b\"\n"), "{line}");
+        let line = format_line(
+            false,
+            Level::Info,
+            loc,
+            "starting pushgate",
+            &[("k", &"a b")],
+        );
+        assert!(
+            line.contains("level=info msg=\"starting pushgate\" k=\"a b\"\n"),
+            "{line}"
+        );
         assert!(line.starts_with("ts="), "{line}");
     }
 
@@ -210,7 +218,9 @@ mod tests {
 
     #[test]
     fn levels_order() {
-        assert!(Level::Error > Level::Warn && Level::Warn > Level::Info && Level::Info > Level::Debug);
+        assert!(
+            Level::Error > Level::Warn && Level::Warn > Level::Info && Level::Info > Level::Debug
+        );
         assert_eq!(Level::parse("warn"), Some(Level::Warn));
         assert_eq!(Level::parse("trace"), None);
     }

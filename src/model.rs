@@ -14,7 +14,8 @@ pub const PUSH_TIME_METRIC: &str = "push_time_seconds";
 /// Name of the gauge that records the last failed write of a group.
 pub const PUSH_FAILURE_TIME_METRIC: &str = "push_failure_time_seconds";
 /// HELP of [`PUSH_TIME_METRIC`], as upstream.
-pub const PUSH_TIME_HELP: &str = "Last Unix time when changing this group in the Pushgateway succeeded.";
+pub const PUSH_TIME_HELP: &str =
+    "Last Unix time when changing this group in the Pushgateway succeeded.";
 /// HELP of [`PUSH_FAILURE_TIME_METRIC`], as upstream.
 pub const PUSH_FAILURE_TIME_HELP: &str =
     "Last Unix time when changing this group in the Pushgateway failed.";
