@@ -1,108 +1,274 @@
-//! The status page (`GET /` and `/status`) and its static assets.
+//! The web UI (`GET P/` and `GET P/status`) and its static assets.
 //!
-//! The page is rendered on the server from a store snapshot; every label,
-//! name and HELP is HTML-escaped, and assets are compiled into the binary
-//! (no CDN, no external fonts), referenced relative to the external path
-//! prefix so the page works behind `--web.external-url`.
+//! One page with two views (metrics, status), rendered on the server from a
+//! store snapshot: every name, label value and HELP is HTML-escaped here, and
+//! data reaches the script only through data attributes. The CSS and JS are
+//! compiled into the binary and served from `P/static/`; nothing is loaded
+//! from elsewhere. Deleting and refreshing happen in `ui/functions.js`
+//! through the push and admin APIs; this module serves no JSON itself.
 
-use std::fmt::Write as _;
+mod groups;
+mod status;
 
 use crate::gofmt;
 use crate::http::Response;
-use crate::model::JOB_LABEL;
 use crate::router::App;
+use crate::store::GroupSnapshot;
+use crate::telemetry::{self, BuildInfo};
 
 const FUNCTIONS_JS: &str = include_str!("ui/functions.js");
 const STYLE_CSS: &str = include_str!("ui/prometheus.css");
 
-/// Content-Security-Policy of the page: nothing but its own assets.
+/// Content-Security-Policy of the page: its own script and style sheet,
+/// same-origin fetches, nothing inline, no frames, no forms.
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
-/// `GET /static/<name>`: an embedded asset or 404.
+/// Everything the page shows besides the groups.
+pub struct PageContext {
+    /// What asset and link URLs start with: the external path prefix, or `.`.
+    pub base: String,
+    /// Whether `PUT api/v1/admin/wipe` exists (shows "Delete All N Groups").
+    pub admin_api: bool,
+    /// Unix nanoseconds at rendering, for "3 min ago" before the script runs.
+    pub now: i64,
+    /// Unix nanoseconds when the process started.
+    pub start_time: i64,
+    pub build: BuildInfo,
+    /// Flag names and values as `/api/v1/status` shows them.
+    pub flags: Vec<(&'static str, String)>,
+}
+
+impl PageContext {
+    fn from_app(app: &App) -> PageContext {
+        PageContext {
+            base: asset_base(&app.config.external_path_prefix()),
+            admin_api: app.config.enable_admin_api,
+            now: gofmt::unix_nanos_now(),
+            start_time: app.start_time,
+            build: telemetry::build_info(),
+            flags: app.config.flag_values(),
+        }
+    }
+}
+
+/// The URL prefix for assets and links: the external path prefix, or `.`
+/// (relative to the page) when it is empty (§2.3).
+pub fn asset_base(external_path_prefix: &str) -> String {
+    if external_path_prefix.is_empty() {
+        ".".to_string()
+    } else {
+        external_path_prefix.to_string()
+    }
+}
+
+/// `GET P/static/<name>`: an embedded asset or 404.
 pub fn asset(name: &str) -> Response {
     let (body, content_type) = match name {
-        "functions.js" => (FUNCTIONS_JS, "application/javascript; charset=utf-8"),
+        "functions.js" => (FUNCTIONS_JS, "text/javascript; charset=utf-8"),
         "prometheus.css" => (STYLE_CSS, "text/css; charset=utf-8"),
         _ => return Response::not_found(),
     };
     Response::empty(200)
         .with_header("Content-Type", content_type)
-        .with_header("Cache-Control", "public, max-age=3600")
+        .with_header("X-Content-Type-Options", "nosniff")
+        // Revalidate each time: the files are tiny and must match the
+        // page's markup after an upgrade.
+        .with_header("Cache-Control", "no-cache")
         .with_body(body.as_bytes().to_vec())
 }
 
-/// `GET /` and `GET /status`: the metrics and status views.
+/// `GET P/` and `GET P/status`: the page with both views; the script shows
+/// the one the URL names.
 pub fn page(app: &App) -> Response {
-    let base = match app.config.external_path_prefix() {
-        p if p.is_empty() => ".".to_string(),
-        p => p,
-    };
-    let mut html = String::with_capacity(16 * 1024);
-    let _ = write!(
-        html,
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>pushgate</title>\
-         <link rel=\"stylesheet\" href=\"{base}/static/prometheus.css\">\
-         <script src=\"{base}/static/functions.js\" defer></script></head><body>\
-         <header><h1>pushgate</h1></header><main id=\"metrics\">",
-        base = escape(&base)
-    );
-    for group in app.store.groups() {
-        html.push_str("<section class=\"group\"><h2>");
-        let labels = group.key.labels();
-        let job_first = labels
-            .iter()
-            .filter(|l| l.name == JOB_LABEL)
-            .chain(labels.iter().filter(|l| l.name != JOB_LABEL));
-        for l in job_first {
-            let _ = write!(
-                html,
-                "<span class=\"badge\">{}=\"{}\"</span> ",
-                escape(&l.name),
-                escape(&l.value)
-            );
-        }
-        if !group.last_push_successful() {
-            html.push_str("<span class=\"badge failed\">Last push failed!</span>");
-        }
-        html.push_str("</h2><ul>");
-        for f in &group.families {
-            let _ = write!(
-                html,
-                "<li><b>{}</b> {} — {} — last pushed: {}</li>",
-                escape(&f.family.name),
-                f.family.kind.text_name(),
-                escape(f.family.help.as_deref().unwrap_or("")),
-                gofmt::rfc3339_seconds(f.written_at)
-            );
-        }
-        html.push_str("</ul></section>");
-    }
-    html.push_str("</main></body></html>");
+    let html = render_page(&app.store.groups(), &PageContext::from_app(app));
     Response::empty(200)
         .with_header("Content-Type", "text/html; charset=utf-8")
         .with_header("Content-Security-Policy", CSP)
+        .with_header("X-Content-Type-Options", "nosniff")
+        .with_header("Referrer-Policy", "no-referrer")
+        .with_header("Cache-Control", "no-store")
         .with_body(html.into_bytes())
 }
 
-/// Escapes text for HTML element content and double-quoted attributes.
+/// The whole page for `groups` (sorted by grouping key, as the store gives them).
+pub fn render_page(groups: &[GroupSnapshot], ctx: &PageContext) -> String {
+    let base = escape(&ctx.base);
+    let mut html = String::with_capacity(8 * 1024 + groups.len() * 2048);
+    html.push_str("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">");
+    html.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">");
+    html.push_str("<meta name=\"color-scheme\" content=\"light dark\">");
+    html.push_str("<title>pushgate</title><link rel=\"icon\" href=\"data:,\">");
+    html.push_str(&format!(
+        "<link rel=\"stylesheet\" href=\"{base}/static/prometheus.css\">\
+         <script src=\"{base}/static/functions.js\" defer></script></head>\n"
+    ));
+    html.push_str(&format!(
+        "<body data-now=\"{}\"><header class=\"topbar\"><span class=\"brand\">pushgate</span><nav>\
+         <a class=\"tab\" data-view=\"metrics\" href=\"{base}/\">Metrics</a>\
+         <a class=\"tab\" data-view=\"status\" href=\"{base}/status\">Status</a></nav></header>\n",
+        unix_seconds(ctx.now)
+    ));
+    groups::render_metrics_view(&mut html, groups, ctx);
+    status::render_status_view(&mut html, ctx);
+    html.push_str("</body></html>\n");
+    html
+}
+
+/// Unix nanoseconds as fractional seconds, the unit the script computes in.
+fn unix_seconds(nanos: i64) -> String {
+    gofmt::format_float(nanos as f64 / 1e9)
+}
+
+/// Escapes text for HTML element content and quoted attribute values.
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
+    push_attr(&mut out, s);
+    out
+}
+
+/// Appends `s` escaped for a quoted attribute value (all five specials).
+fn push_attr(out: &mut String, s: &str) {
+    push_escaped(out, s, true);
+}
+
+/// Appends `s` escaped for element content. Quotes stay as they are, so a
+/// badge reads `job="x"` in the page source too (checklist case 52 greps it).
+fn push_text(out: &mut String, s: &str) {
+    push_escaped(out, s, false);
+}
+
+fn push_escaped(out: &mut String, s: &str, quotes: bool) {
     for c in s.chars() {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
+            '"' if quotes => out.push_str("&quot;"),
+            '\'' if quotes => out.push_str("&#39;"),
             c => out.push(c),
         }
     }
-    out
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::{Arc, Mutex};
+
     use super::*;
+    use crate::config::Config;
+    use crate::http::{Method, Request};
+    use crate::model::{GroupingKey, Label, NameValidation};
+    use crate::push::PushSettings;
+    use crate::scrape::ScrapeSettings;
+    use crate::store::{CheckMode, Store};
+    use crate::telemetry::Telemetry;
+
+    pub(super) fn context() -> PageContext {
+        PageContext {
+            base: ".".to_string(),
+            admin_api: false,
+            now: 1_700_000_000_000_000_000,
+            start_time: 1_699_999_000_000_000_000,
+            build: telemetry::build_info(),
+            flags: vec![
+                ("log.level", "info".to_string()),
+                ("web.route-prefix", String::new()),
+            ],
+        }
+    }
+
+    /// An `App` as `main` builds it, for requests through the real router.
+    fn app(config: Config) -> App {
+        let names = NameValidation::Legacy;
+        let mode = CheckMode::Checked;
+        App {
+            store: Arc::new(Store::new(Vec::new(), mode, names)),
+            telemetry: Telemetry::new(),
+            start_time: 1_699_999_000_000_000_000,
+            push: PushSettings {
+                mode,
+                names,
+                max_body_bytes: 0,
+            },
+            scrape: ScrapeSettings { utf8_names: false },
+            prefix: config.route_prefix(),
+            telemetry_path: config.telemetry_path(),
+            shutdown: Mutex::new(None),
+            config,
+        }
+    }
+
+    fn get(app: &App, path: &str) -> (u16, String) {
+        let resp = app.handle(&Request::new(Method::Get, path));
+        (
+            resp.status,
+            String::from_utf8_lossy(&resp.body).into_owned(),
+        )
+    }
+
+    fn put(app: &App, path: &str, body: &str) -> u16 {
+        app.handle(&Request::new(Method::Put, path).with_body(body))
+            .status
+    }
+
+    #[test]
+    fn served_page_shows_groups_escaped_with_csp() {
+        // Checklist case 52.
+        let app = app(Config::default());
+        assert_eq!(
+            put(&app, "/metrics/job/testjob/instance/testinstance", "m 1\n"),
+            200
+        );
+        assert_eq!(
+            put(
+                &app,
+                "/metrics/job/testjob/instance/testinstance",
+                "m 1 1000\n"
+            ),
+            400
+        );
+        assert_eq!(put(&app, "/metrics/job@base64/PHNjcmlwdD4=", "x 1\n"), 200);
+        let resp = page(&app);
+        assert_eq!(
+            resp.header("Content-Type"),
+            Some("text/html; charset=utf-8")
+        );
+        assert_eq!(resp.header("Content-Security-Policy"), Some(CSP));
+        let html = String::from_utf8_lossy(&resp.body);
+        assert!(html.contains("job=\"testjob\""));
+        assert!(html.contains("Last push failed!"));
+        assert!(html.contains("job=\"&lt;script&gt;\""));
+        assert!(html.contains("./static/"));
+    }
+
+    #[test]
+    fn external_url_prefixes_assets_and_links() {
+        // Checklist case 50.
+        let app = app(Config {
+            external_url: "http://example.com/pg/".to_string(),
+            ..Config::default()
+        });
+        let (status, html) = get(&app, "/pg/");
+        assert_eq!(status, 200);
+        assert!(html.contains("src=\"/pg/static/functions.js\""));
+        assert!(html.contains("href=\"/pg/status\""));
+        assert_eq!(get(&app, "/pg/status").0, 200);
+        assert_eq!(get(&app, "/pg/static/prometheus.css").0, 200);
+    }
+
+    #[test]
+    fn route_prefix_serves_assets_relative_to_the_page() {
+        // Checklist case 51: without an external URL the page uses `.`.
+        let app = app(Config {
+            route_prefix_flag: "/route-prefix".to_string(),
+            ..Config::default()
+        });
+        let (status, html) = get(&app, "/route-prefix/");
+        assert_eq!(status, 200);
+        assert!(html.contains("src=\"./static/functions.js\""));
+        assert_eq!(get(&app, "/route-prefix/static/functions.js").0, 200);
+        assert_eq!(get(&app, "/route-prefix/static/missing.js").0, 404);
+    }
 
     #[test]
     fn escapes_markup() {
@@ -110,9 +276,76 @@ mod tests {
     }
 
     #[test]
-    fn assets_exist_and_unknown_is_404() {
-        assert_eq!(asset("functions.js").status, 200);
-        assert_eq!(asset("prometheus.css").status, 200);
-        assert_eq!(asset("missing.js").status, 404);
+    fn text_escaping_keeps_quotes() {
+        let mut out = String::new();
+        push_text(&mut out, "<b>\"x\"&");
+        assert_eq!(out, "&lt;b&gt;\"x\"&amp;");
+    }
+
+    #[test]
+    fn assets_exist_with_their_types() {
+        let js = asset("functions.js");
+        assert_eq!(js.status, 200);
+        assert_eq!(
+            js.header("Content-Type"),
+            Some("text/javascript; charset=utf-8")
+        );
+        let css = asset("prometheus.css");
+        assert_eq!(css.status, 200);
+        assert_eq!(css.header("Content-Type"), Some("text/css; charset=utf-8"));
+    }
+
+    #[test]
+    fn unknown_asset_is_404() {
+        for name in ["missing.js", "", "../ui.rs", "index.html"] {
+            assert_eq!(asset(name).status, 404, "asset {name:?}");
+        }
+    }
+
+    #[test]
+    fn assets_stay_small() {
+        assert!(FUNCTIONS_JS.len() + STYLE_CSS.len() < 40 * 1024);
+    }
+
+    #[test]
+    fn asset_base_is_dot_without_prefix() {
+        assert_eq!(asset_base(""), ".");
+        assert_eq!(asset_base("/pg"), "/pg");
+    }
+
+    #[test]
+    fn page_references_assets_under_the_base() {
+        let html = render_page(&[], &context());
+        assert!(html.contains("href=\"./static/prometheus.css\""));
+        assert!(html.contains("src=\"./static/functions.js\""));
+        let ctx = PageContext {
+            base: "/pg".to_string(),
+            ..context()
+        };
+        let html = render_page(&[], &ctx);
+        assert!(html.contains("src=\"/pg/static/functions.js\""));
+        assert!(html.contains("href=\"/pg/status\""));
+    }
+
+    #[test]
+    fn page_has_no_inline_script_or_style() {
+        let group = GroupSnapshot {
+            key: GroupingKey::new([Label::new("job", "j")]),
+            families: Vec::new(),
+        };
+        let html = render_page(&[group], &context());
+        assert_eq!(html.matches("<script").count(), 1);
+        assert!(!html.contains("<script>"));
+        assert!(!html.contains(" style="));
+        assert!(!html.contains("<style"));
+        for handler in ["onclick", "onload", "onerror", "javascript:"] {
+            assert!(!html.contains(handler), "inline handler {handler}");
+        }
+    }
+
+    #[test]
+    fn page_carries_a_strict_csp() {
+        assert!(CSP.contains("script-src 'self'"));
+        assert!(!CSP.contains("unsafe"));
     }
 }
