@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suites talk to: upstream's Pushgateway (for the
 # side-by-side comparison), Python's prometheus_client (a real client), curl,
-# file and systemd-analyze (release and unit checks).
+# file and systemd-analyze (release and unit checks), chromium and node (UI
+# test). The end-to-end suite installs its own peers (scripts/e2e.sh).
 # Needs root for apt-get (CI and these machines run as root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +13,8 @@ command -v python3 >/dev/null || need_apt+=(python3)
 command -v curl >/dev/null || need_apt+=(curl)
 command -v file >/dev/null || need_apt+=(file)
 command -v systemd-analyze >/dev/null || need_apt+=(systemd)
+command -v chromium >/dev/null || need_apt+=(chromium)
+command -v node >/dev/null || need_apt+=(nodejs npm)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "== apt-get install ${need_apt[*]}"

@@ -24,6 +24,12 @@ scripts/python-client.sh target/debug/pushgate
 echo "== systemd units"
 scripts/verify-units.sh target/debug/pushgate
 
+echo "== web UI in headless Chromium"
+tests/ui/run.sh target/debug/pushgate
+
+echo "== fuzzing, 60 s per target"
+scripts/fuzz.sh 60
+
 echo "== end-to-end with real peers"
 scripts/e2e.sh target/debug/pushgate
 

@@ -189,8 +189,11 @@ mod tests {
                 mode,
                 names,
                 max_body_bytes: 0,
+                limits: crate::config::PushLimits::default(),
             },
             scrape: ScrapeSettings { utf8_names: false },
+            scrape_cache: crate::scrape::ScrapeCache::default(),
+            web: crate::auth::WebAuth::disabled(),
             prefix: config.route_prefix(),
             telemetry_path: config.telemetry_path(),
             shutdown: Mutex::new(None),
@@ -332,6 +335,8 @@ mod tests {
         let group = GroupSnapshot {
             key: GroupingKey::new([Label::new("job", "j")]),
             families: Vec::new(),
+            ttl: None,
+            expires_at: None,
         };
         let html = render_page(&[group], &context());
         assert_eq!(html.matches("<script").count(), 1);

@@ -139,6 +139,20 @@
       const text = ago(now - parseFloat(el.dataset.t));
       if (el.textContent !== text) el.textContent = text;
     }
+    for (const el of document.querySelectorAll(".ttl-left")) {
+      const text = until(parseFloat(el.dataset.t) - now);
+      if (el.textContent !== text) el.textContent = text;
+    }
+  }
+
+  // Words a remaining time as groups.rs `ttl_text` does.
+  function until(seconds) {
+    const s = Math.max(0, Math.floor(seconds));
+    if (s === 0) return "now";
+    if (s < 60) return "in " + s + " s";
+    if (s < 3600) return "in " + Math.floor(s / 60) + " min";
+    if (s < 86400) return "in " + Math.floor(s / 3600) + " h";
+    return "in " + Math.floor(s / 86400) + " d";
   }
 
   function updateFreshness() {

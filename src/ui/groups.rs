@@ -116,6 +116,9 @@ fn render_group(html: &mut String, group: &GroupSnapshot, now: i64) {
         html.push_str(" <span class=\"badge failed\">Last push failed!</span> at ");
         push_time_and_age(html, group.failure_time(), now);
     }
+    if let Some(deadline) = group.expires_at {
+        push_expiry(html, deadline, now);
+    }
     html.push_str("</span><button type=\"button\" class=\"delete-group danger\">Delete Group</button></summary><template>");
     for family in &group.families {
         render_family(html, family);
@@ -201,6 +204,31 @@ fn push_time_and_age(html: &mut String, unix_secs: f64, now: i64) {
         gofmt::format_float(unix_secs),
         age_text(now as f64 / 1e9 - unix_secs)
     );
+}
+
+/// When a group with a time to live (`--push.group-ttl` or the
+/// `Pushgate-Group-TTL` header) will be dropped; the script counts down.
+fn push_expiry(html: &mut String, deadline_nanos: i64, now: i64) {
+    let stamp = gofmt::rfc3339_seconds(deadline_nanos);
+    let left = (deadline_nanos - now) as f64 / 1e9;
+    let _ = write!(
+        html,
+        " <span class=\"expiry\">expires <time datetime=\"{stamp}\">{stamp}</time> (<span class=\"ttl-left\" data-t=\"{}\">{}</span>)</span>",
+        gofmt::format_float(deadline_nanos as f64 / 1e9),
+        ttl_text(left)
+    );
+}
+
+/// "in 42 s", "in 3 min", "in 5 h", "in 2 d", or "now" once due.
+pub(super) fn ttl_text(seconds: f64) -> String {
+    let s = seconds.max(0.0).floor() as u64;
+    match s {
+        0 => "now".to_string(),
+        1..=59 => format!("in {s} s"),
+        60..=3599 => format!("in {} min", s / 60),
+        3600..=86399 => format!("in {} h", s / 3600),
+        _ => format!("in {} d", s / 86400),
+    }
 }
 
 /// "just now", "42 s ago", "3 min ago", "5 h ago", "2 d ago"; the script's
@@ -454,6 +482,28 @@ mod tests {
         }
     }
 
+    #[test]
+    fn groups_with_a_ttl_show_when_they_expire() {
+        let mut g = group(&[("job", "j")], 1000.0, 0.0);
+        g.expires_at = Some(1_090_000_000_000);
+        let mut html = String::new();
+        render_group(&mut html, &g, 1_000_000_000_000);
+        assert!(
+            html.contains("expires <time datetime=\"1970-01-01T00:18:10Z\">"),
+            "{html}"
+        );
+        assert!(html.contains("in 1 min"), "{html}");
+        let mut plain = String::new();
+        render_group(
+            &mut plain,
+            &group(&[("job", "j")], 1000.0, 0.0),
+            1_000_000_000_000,
+        );
+        assert!(!plain.contains("expires"));
+        assert_eq!(ttl_text(-5.0), "now");
+        assert_eq!(ttl_text(7200.0), "in 2 h");
+    }
+
     fn group(labels: &[(&str, &str)], push: f64, failure: f64) -> GroupSnapshot {
         let key = GroupingKey::new(labels.iter().map(|(n, v)| Label::new(*n, *v)));
         GroupSnapshot {
@@ -475,6 +525,8 @@ mod tests {
                     vec![series(labels, Value::Gauge(push))],
                 ),
             ],
+            ttl: None,
+            expires_at: None,
         }
     }
 
