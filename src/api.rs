@@ -151,7 +151,7 @@ fn write_group(out: &mut String, group: &GroupSnapshot) {
         (GROUP_SUCCESS_KEY, GroupField::LastPushSuccessful),
     ];
     for family in &group.families {
-        let name = family.family.name.as_str();
+        let name = family.name();
         if name != GROUP_LABELS_KEY && name != GROUP_SUCCESS_KEY {
             fields.push((name, GroupField::Family(family)));
         }
@@ -182,7 +182,7 @@ fn write_group(out: &mut String, group: &GroupSnapshot) {
 /// `{"time_stamp":…,"type":…,"help":…,"metrics":[…]}`: a Go struct, so the
 /// field order is fixed and `help` is omitted when empty.
 fn write_family(out: &mut String, timestamped: &TimestampedFamily) {
-    let family = &timestamped.family;
+    let family = &timestamped.family();
     out.push_str("{\"time_stamp\":");
     write_json_string(out, &rfc3339_nanos(timestamped.written_at));
     out.push_str(",\"type\":");
@@ -705,14 +705,9 @@ mod tests {
     fn group(key: &[(&str, &str)], families: Vec<MetricFamily>) -> GroupSnapshot {
         let mut families: Vec<Arc<TimestampedFamily>> = families
             .into_iter()
-            .map(|family| {
-                Arc::new(TimestampedFamily {
-                    family,
-                    written_at: WRITTEN_AT,
-                })
-            })
+            .map(|family| Arc::new(TimestampedFamily::new(&family, WRITTEN_AT)))
             .collect();
-        families.sort_by(|a, b| a.family.name.cmp(&b.family.name));
+        families.sort_by(|a, b| a.name().cmp(b.name()));
         GroupSnapshot {
             key: GroupingKey::new(labels(key)),
             families,

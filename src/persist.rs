@@ -645,7 +645,7 @@ fn encode<W: Write>(groups: &[GroupSnapshot], mut out: W) -> io::Result<W> {
         put_len(&mut w, group.families.len())?;
         for family in &group.families {
             w.write_all(&family.written_at.to_le_bytes())?;
-            put_bytes(&mut w, &proto::encode_family(&family.family))?;
+            put_bytes(&mut w, family.encoded())?;
         }
     }
     let (mut out, crc) = w.finish();
@@ -827,16 +827,19 @@ fn decode_group(r: &mut Reader, g: usize) -> Result<GroupSnapshot, FormatError> 
         let family = proto::decode_family(message).map_err(|e| {
             FormatError::new(format!("group {} family {} at byte {}: {}", g, f, at, e))
         })?;
-        families.push(Arc::new(TimestampedFamily { family, written_at }));
+        // Keep the bytes as read: the store holds families encoded anyway.
+        families.push(Arc::new(TimestampedFamily::with_encoding(
+            &family,
+            message.to_vec(),
+            written_at,
+        )));
     }
-    families.sort_by(|a, b| a.family.name.cmp(&b.family.name));
-    if let Some(pair) = families
-        .windows(2)
-        .find(|w| w[0].family.name == w[1].family.name)
-    {
+    families.sort_by(|a, b| a.name().cmp(b.name()));
+    if let Some(pair) = families.windows(2).find(|w| w[0].name() == w[1].name()) {
         return Err(FormatError::new(format!(
             "group {} holds family {:?} twice",
-            g, pair[0].family.name
+            g,
+            pair[0].name()
         )));
     }
     Ok(group_snapshot(key, families, ttl))
@@ -1283,12 +1286,8 @@ mod tests {
                 w.key
             );
             for (wf, gf) in w.families.iter().zip(&g.families) {
-                assert_eq!(
-                    wf.written_at, gf.written_at,
-                    "written_at of {}",
-                    wf.family.name
-                );
-                assert_eq!(format!("{:?}", wf.family), format!("{:?}", gf.family));
+                assert_eq!(wf.written_at, gf.written_at, "written_at of {}", wf.name());
+                assert_eq!(format!("{:?}", wf.family()), format!("{:?}", gf.family()));
             }
             assert_eq!(w.push_time().to_bits(), g.push_time().to_bits());
             assert_eq!(w.failure_time().to_bits(), g.failure_time().to_bits());

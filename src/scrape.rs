@@ -161,7 +161,7 @@ impl Rendered {
                     let mut metrics: Vec<&Metric> = family
                         .members
                         .iter()
-                        .flat_map(|m| m.family.metrics.iter())
+                        .flat_map(|m| m.metrics.iter())
                         .collect();
                     metrics.sort_unstable_by(|a, b| series_order(a, b));
                     render_one(
@@ -234,7 +234,7 @@ impl Rendered {
                     .flat_map(|f| f.metrics.iter())
                     .collect();
                 for s in self.shadowed.iter().filter(|s| s.name == spec.name) {
-                    metrics.extend(s.members.iter().flat_map(|m| m.family.metrics.iter()));
+                    metrics.extend(s.members.iter().flat_map(|m| m.metrics.iter()));
                 }
                 let mut block = Vec::new();
                 if !metrics.is_empty() {
@@ -300,7 +300,7 @@ fn merge<'a>(
             if stored_iter.peek().is_some_and(|s| s.name == o.name) {
                 if let Some(s) = stored_iter.next() {
                     fam.metrics
-                        .extend(s.members.iter().flat_map(|m| m.family.metrics.iter()));
+                        .extend(s.members.iter().flat_map(|m| m.metrics.iter()));
                 }
             }
             out.push(fam);
@@ -316,11 +316,7 @@ fn merge<'a>(
                     None => s.help.as_deref(),
                 },
                 kind: reserved.map_or(s.kind, |r| r.kind),
-                metrics: s
-                    .members
-                    .iter()
-                    .flat_map(|m| m.family.metrics.iter())
-                    .collect(),
+                metrics: s.members.iter().flat_map(|m| m.metrics.iter()).collect(),
             });
         }
     }

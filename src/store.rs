@@ -21,11 +21,84 @@ use crate::model::{
 };
 
 /// A family as last written to a group, with the receive time of that write.
+///
+/// The series are kept as the family's encoded protobuf message: a typical
+/// series is ~60 bytes that way, against ~1.5 KB as Rust structs with a heap
+/// allocation per label string. Readers that need the series (scrape cache
+/// rebuilds, the JSON API, the UI, the consistency check on replace) decode
+/// it with [`TimestampedFamily::family`]; name, type, HELP and the series
+/// count are kept decoded because they are read on every push.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TimestampedFamily {
-    pub family: MetricFamily,
+    name: Box<str>,
+    help: Option<Box<str>>,
+    encoded: Box<[u8]>,
+    series: u32,
+    kind: MetricType,
     /// Unix nanoseconds of the request that last wrote this family.
     pub written_at: i64,
+}
+
+impl TimestampedFamily {
+    pub fn new(family: &MetricFamily, written_at: i64) -> TimestampedFamily {
+        TimestampedFamily::with_encoding(family, crate::proto::encode_family(family), written_at)
+    }
+
+    /// Like [`TimestampedFamily::new`] when the caller already holds the
+    /// encoding of `family` (e.g. read from the persistence file), which is
+    /// kept as is.
+    pub fn with_encoding(
+        family: &MetricFamily,
+        encoded: Vec<u8>,
+        written_at: i64,
+    ) -> TimestampedFamily {
+        TimestampedFamily {
+            name: family.name.as_str().into(),
+            help: family.help.as_deref().map(Into::into),
+            encoded: encoded.into_boxed_slice(),
+            // Bounded far below u32::MAX by --push.max-series-per-push.
+            series: u32::try_from(family.metrics.len()).unwrap_or(u32::MAX),
+            kind: family.kind,
+            written_at,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn kind(&self) -> MetricType {
+        self.kind
+    }
+
+    pub fn help(&self) -> Option<&str> {
+        self.help.as_deref()
+    }
+
+    pub fn series_count(&self) -> usize {
+        self.series as usize
+    }
+
+    /// The family's `MetricFamily` protobuf message.
+    pub fn encoded(&self) -> &[u8] {
+        &self.encoded
+    }
+
+    /// The family with its series, decoded.
+    pub fn family(&self) -> MetricFamily {
+        // The bytes come from `proto::encode_family` or were decoded once
+        // already when the persistence file was read, so this cannot fail;
+        // if it ever did, an empty family is safer than a panic in a reader.
+        crate::proto::decode_family(&self.encoded).unwrap_or_else(|e| {
+            crate::log::error(
+                "stored family does not decode; serving it empty",
+                &[("name", &self.name), ("err", &e)],
+            );
+            let mut empty = MetricFamily::new(self.name.to_string(), self.kind);
+            empty.help = self.help.as_deref().map(str::to_string);
+            empty
+        })
+    }
 }
 
 /// A consistent copy of one group, cheap to take (families are shared).
@@ -44,8 +117,8 @@ impl GroupSnapshot {
     fn gauge(&self, name: &str) -> f64 {
         self.families
             .iter()
-            .find(|f| f.family.name == name)
-            .and_then(|f| f.family.metrics.first())
+            .find(|f| f.name() == name)
+            .and_then(|f| f.family().metrics.first().cloned())
             .map(|m| match m.value {
                 Value::Gauge(v) => v,
                 _ => 0.0,
@@ -81,8 +154,8 @@ pub struct GatheredFamily {
     /// HELP of the first group (by grouping key) that holds the family.
     pub help: Option<String>,
     pub kind: MetricType,
-    /// One entry per holding group, in grouping-key order.
-    pub members: Vec<Arc<TimestampedFamily>>,
+    /// One entry per holding group, in grouping-key order, decoded.
+    pub members: Vec<MetricFamily>,
 }
 
 /// A family pushgate exposes itself: pushed families of that name must have
@@ -171,13 +244,64 @@ type GroupId = Arc<[u8]>;
 
 struct Group {
     key: GroupingKey,
-    families: BTreeMap<String, Arc<TimestampedFamily>>,
+    families: FamilyMap,
     ttl: Option<Duration>,
     /// Unix nanoseconds the TTL counts from: the last successful push, or
     /// the first write if no push ever succeeded.
     ttl_base: i64,
     /// The entry of this group in `State::deadlines`, if any.
     deadline: Option<i64>,
+}
+
+/// A group's families by name: a sorted vector instead of a map, because
+/// groups hold a handful of families and a map node plus a copy of each
+/// name cost more than the series themselves when families are small.
+#[derive(Default)]
+struct FamilyMap {
+    sorted: Vec<Arc<TimestampedFamily>>,
+}
+
+impl FamilyMap {
+    fn position(&self, name: &str) -> Result<usize, usize> {
+        self.sorted
+            .binary_search_by(|f| f.name().as_bytes().cmp(name.as_bytes()))
+    }
+
+    fn get(&self, name: &str) -> Option<&Arc<TimestampedFamily>> {
+        self.position(name).ok().map(|i| &self.sorted[i])
+    }
+
+    fn contains_key(&self, name: &str) -> bool {
+        self.position(name).is_ok()
+    }
+
+    /// Inserts `family`, returning the one it replaces.
+    fn insert(&mut self, family: Arc<TimestampedFamily>) -> Option<Arc<TimestampedFamily>> {
+        match self.position(family.name()) {
+            Ok(i) => Some(std::mem::replace(&mut self.sorted[i], family)),
+            Err(i) => {
+                self.sorted.insert(i, family);
+                None
+            }
+        }
+    }
+
+    fn remove(&mut self, name: &str) -> Option<Arc<TimestampedFamily>> {
+        self.position(name).ok().map(|i| self.sorted.remove(i))
+    }
+
+    /// Families in name order.
+    fn values(&self) -> impl Iterator<Item = &Arc<TimestampedFamily>> {
+        self.sorted.iter()
+    }
+
+    fn keys(&self) -> impl Iterator<Item = &str> {
+        self.sorted.iter().map(|f| f.name())
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&str, &Arc<TimestampedFamily>)> {
+        self.sorted.iter().map(|f| (f.name(), f))
+    }
 }
 
 /// Everything the consistency check needs to know about one family name.
@@ -354,14 +478,14 @@ impl Store {
             let gid: GroupId = g.key.sort_key().into();
             let mut group = Group {
                 key: g.key,
-                families: BTreeMap::new(),
+                families: FamilyMap::default(),
                 ttl: g.ttl,
                 ttl_base: 0,
                 deadline: None,
             };
             for f in g.families {
-                state.index_add(&gid, &f.family);
-                group.families.insert(f.family.name.clone(), f);
+                state.index_add(&gid, &f.family());
+                group.families.insert(f);
             }
             group.ttl_base = restored_ttl_base(&group);
             state.groups.insert(gid.clone(), group);
@@ -382,28 +506,33 @@ impl Store {
         }
         // One walk over the groups in key order (so the first member of each
         // family is the HELP source) instead of a lookup per group and family.
-        let mut by_name: BTreeMap<&str, Vec<Arc<TimestampedFamily>>> = BTreeMap::new();
+        let mut by_name: BTreeMap<String, Vec<Arc<TimestampedFamily>>> = BTreeMap::new();
         for group in state.groups.values() {
-            for (name, family) in &group.families {
-                by_name
-                    .entry(name.as_str())
-                    .or_default()
-                    .push(family.clone());
+            for (name, family) in group.families.iter() {
+                match by_name.get_mut(name) {
+                    Some(members) => members.push(family.clone()),
+                    None => {
+                        by_name.insert(name.to_string(), vec![family.clone()]);
+                    }
+                }
             }
         }
+        let generation = state.generation;
+        // Decoding is the expensive part: do it after releasing the lock.
+        drop(state);
         let out = by_name
             .into_iter()
             .filter_map(|(name, members)| {
                 let first = members.first()?;
                 Some(GatheredFamily {
-                    name: name.to_string(),
-                    help: first.family.help.clone(),
-                    kind: first.family.kind,
-                    members,
+                    help: first.help().map(str::to_string),
+                    kind: first.kind(),
+                    members: members.iter().map(|m| m.family()).collect(),
+                    name,
                 })
             })
             .collect();
-        Ok((state.generation, out))
+        Ok((generation, out))
     }
 
     /// A counter that changes whenever the content changes.
@@ -461,11 +590,11 @@ impl Store {
             g.families
                 .values()
                 .filter(|f| {
-                    let name = f.family.name.as_str();
+                    let name = f.name();
                     let managed = name == PUSH_TIME_METRIC || name == PUSH_FAILURE_TIME_METRIC;
                     !managed && (replace_group || families.iter().any(|p| p.name == name))
                 })
-                .map(|f| f.family.metrics.len())
+                .map(|f| f.series_count())
                 .sum()
         });
         let gauges = if group.is_some() { 0 } else { 2 };
@@ -530,7 +659,7 @@ impl Store {
             let mut counts = idx.type_counts;
             if let Some(own) = group.and_then(|g| g.families.get(name)) {
                 if replaced(name) {
-                    counts[own.family.kind as usize] -= 1;
+                    counts[own.kind() as usize] -= 1;
                 }
             }
             MetricType::ALL
@@ -596,7 +725,7 @@ impl Store {
             .get(gid)
             .and_then(|g| g.families.get(&family.name))
         {
-            for m in &own.family.metrics {
+            for m in &own.family().metrics {
                 *own_hashes.entry(label_hash(&m.labels)).or_default() += 1;
             }
         }
@@ -614,7 +743,7 @@ impl Store {
                     .groups
                     .get(g)
                     .and_then(|g| g.families.get(&family.name))
-                    .is_some_and(|f| f.family.metrics.iter().any(|o| o.labels == m.labels))
+                    .is_some_and(|f| f.family().metrics.iter().any(|o| o.labels == m.labels))
             });
             if duplicate {
                 problems.push(duplicate_message(&family.name, m));
@@ -692,7 +821,7 @@ impl State {
             self.deadlines.remove(&(d, gid.clone()));
         }
         for f in group.families.values() {
-            self.index_remove(gid, &f.family);
+            self.index_remove(gid, &f.family());
         }
         self.generation += 1;
         true
@@ -704,21 +833,20 @@ impl State {
             .get_mut(gid)
             .and_then(|g| g.families.remove(&family.name));
         if let Some(old) = old {
-            self.index_remove(gid, &old.family);
+            self.index_remove(gid, &old.family());
         }
         self.index_add(gid, &family);
         if let Some(group) = self.groups.get_mut(gid) {
-            group.families.insert(
-                family.name.clone(),
-                Arc::new(TimestampedFamily { family, written_at }),
-            );
+            group
+                .families
+                .insert(Arc::new(TimestampedFamily::new(&family, written_at)));
         }
     }
 
     fn ensure_group(&mut self, gid: &GroupId, key: GroupingKey, now: i64) {
         self.groups.entry(gid.clone()).or_insert_with(|| Group {
             key,
-            families: BTreeMap::new(),
+            families: FamilyMap::default(),
             ttl: None,
             ttl_base: now,
             deadline: None,
@@ -765,13 +893,17 @@ impl State {
                 .get_mut(&gid)
                 .map(|g| {
                     let keep = |n: &str| n == PUSH_FAILURE_TIME_METRIC;
-                    let names: Vec<String> =
-                        g.families.keys().filter(|n| !keep(n)).cloned().collect();
+                    let names: Vec<String> = g
+                        .families
+                        .keys()
+                        .filter(|n| !keep(n))
+                        .map(str::to_string)
+                        .collect();
                     names.iter().filter_map(|n| g.families.remove(n)).collect()
                 })
                 .unwrap_or_default();
             for f in stale {
-                self.index_remove(&gid, &f.family);
+                self.index_remove(&gid, &f.family());
             }
         }
         for family in families {
@@ -816,14 +948,14 @@ impl State {
     }
 
     fn duplicates_in(&self, name: &str, idx: &FamilyIndex, problems: &mut Vec<String>) {
-        let mut seen: HashMap<&[Label], ()> = HashMap::new();
+        let mut seen: HashMap<Vec<Label>, ()> = HashMap::new();
         for gid in &idx.groups {
             let Some(f) = self.groups.get(gid).and_then(|g| g.families.get(name)) else {
                 continue;
             };
-            for m in &f.family.metrics {
-                if seen.insert(&m.labels, ()).is_some() {
-                    problems.push(duplicate_message(name, m));
+            for m in f.family().metrics {
+                if seen.insert(m.labels.clone(), ()).is_some() {
+                    problems.push(duplicate_message(name, &m));
                 }
             }
         }
@@ -834,7 +966,7 @@ impl State {
 fn restored_ttl_base(group: &Group) -> i64 {
     let gauge = |name: &str| {
         group.families.get(name).and_then(|f| {
-            f.family.metrics.first().and_then(|m| match m.value {
+            f.family().metrics.first().and_then(|m| match m.value {
                 Value::Gauge(v) if v > 0.0 => Some((v * 1e9) as i64),
                 _ => None,
             })
@@ -1138,7 +1270,7 @@ mod tests {
         s.groups()
             .into_iter()
             .find(|g| &g.key == k)
-            .map(|g| g.families.iter().map(|f| f.family.name.clone()).collect())
+            .map(|g| g.families.iter().map(|f| f.name().to_string()).collect())
             .unwrap_or_default()
     }
 
@@ -1321,7 +1453,7 @@ mod tests {
         );
         push(&s, &k, vec![f], false, 1);
         let g = &s.groups()[0];
-        let mf1 = &g.families[0].family;
+        let mf1 = &g.families[0].family();
         assert_eq!(
             mf1.metrics[0].labels,
             vec![
@@ -1355,11 +1487,11 @@ mod tests {
         );
         let g = &s.groups()[0];
         assert_eq!(
-            g.families[0].family.metrics[0].labels,
+            g.families[0].family().metrics[0].labels,
             vec![Label::new("instance", "foo"), Label::new("job", "k")]
         );
         assert_eq!(
-            g.families[1].family.metrics[0].labels,
+            g.families[1].family().metrics[0].labels,
             vec![
                 Label::new("instance", ""),
                 Label::new("job", "k"),

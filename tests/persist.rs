@@ -89,13 +89,20 @@ fn jobs(gw: &Gateway) -> Vec<String> {
     out
 }
 
-fn inode(path: &Path) -> Option<u64> {
-    fs::metadata(path).ok().map(|m| m.ino())
+/// Identifies one version of the file: inode, modification time (ns) and
+/// size. The inode alone is not enough: a file system may give a new
+/// snapshot the inode number that an earlier, deleted one had.
+type FileVersion = (u64, i64, i64, u64);
+
+fn inode(path: &Path) -> Option<FileVersion> {
+    fs::metadata(path)
+        .ok()
+        .map(|m| (m.ino(), m.mtime(), m.mtime_nsec(), m.size()))
 }
 
-/// Waits (at most `limit`) until `path` is a different inode than `old`,
-/// i.e. a snapshot was renamed over it; returns the new inode.
-fn wait_for_new_inode(path: &Path, old: Option<u64>, limit: Duration) -> u64 {
+/// Waits (at most `limit`) until `path` is another version than `old`,
+/// i.e. a snapshot was renamed over it; returns the new version.
+fn wait_for_new_inode(path: &Path, old: Option<FileVersion>, limit: Duration) -> FileVersion {
     let deadline = Instant::now() + limit;
     loop {
         let now = inode(path);

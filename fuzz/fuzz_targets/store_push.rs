@@ -103,7 +103,7 @@ fn snapshot(store: &Store) -> Snapshot {
             let families = g
                 .families
                 .iter()
-                .map(|f| (f.family.name.clone(), format!("{:?}", f)))
+                .map(|f| (f.name().to_string(), format!("{:?}", f)))
                 .collect();
             let head = format!("{:?} ttl={:?} expires={:?}", g.key, g.ttl, g.expires_at);
             (g.key.sort_key(), (head, families))
@@ -151,7 +151,7 @@ fn check_scrape(store: &Store) {
             metrics: g
                 .members
                 .iter()
-                .flat_map(|m| m.family.metrics.iter().cloned())
+                .flat_map(|m| m.metrics.iter().cloned())
                 .collect(),
         })
         .collect();

@@ -245,7 +245,7 @@ pub(super) fn age_text(seconds: f64) -> String {
 }
 
 fn render_family(html: &mut String, tf: &TimestampedFamily) {
-    let family = &tf.family;
+    let family = &tf.family();
     html.push_str("<details class=\"family\"><summary><span class=\"fname\">");
     push_text(html, &family.name);
     let _ = write!(
@@ -468,10 +468,7 @@ mod tests {
         let mut f = MetricFamily::new(name, kind);
         f.help = Some(format!("help of {name}"));
         f.metrics = metrics;
-        Arc::new(TimestampedFamily {
-            family: f,
-            written_at: 1_700_000_000_000_000_000,
-        })
+        Arc::new(TimestampedFamily::new(&f, 1_700_000_000_000_000_000))
     }
 
     fn series(labels: &[(&str, &str)], value: Value) -> Metric {
