@@ -55,7 +55,7 @@ use fs2::FileExt;
 use crate::log;
 use crate::model::{GroupingKey, Label};
 use crate::proto;
-use crate::store::{GroupSnapshot, Store, TimestampedFamily};
+use crate::store::{series_hashes, GroupSnapshot, RestoredGroup, Store, TimestampedFamily};
 
 /// The first eight bytes of every snapshot file.
 const MAGIC: &[u8; 8] = b"PGSTORE1";
@@ -280,7 +280,7 @@ pub fn open(path: &Path, store: &Store) -> Result<Persistence, PersistError> {
         Ok(None) => {}
         Ok(Some(groups)) => {
             let count = groups.len();
-            store.restore(groups);
+            store.restore_hashed(groups);
             log::info(
                 "restored persisted metrics",
                 &[("file", &target.file.display()), ("groups", &count)],
@@ -539,13 +539,13 @@ fn remove_stale_temp_files(target: &Target) {
 }
 
 /// Reads and decodes the file; `Ok(None)` if it does not exist.
-fn load(path: &Path) -> Result<Option<Vec<GroupSnapshot>>, LoadError> {
+fn load(path: &Path) -> Result<Option<Vec<RestoredGroup>>, LoadError> {
     let bytes = match fs::read(path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(LoadError::Read(e)),
     };
-    decode(&bytes).map(Some).map_err(LoadError::Format)
+    decode_hashed(&bytes).map(Some).map_err(LoadError::Format)
 }
 
 /// Renames a file that could not be loaded to `<file>.corrupt`, or to
@@ -733,9 +733,16 @@ impl<W: Write> Write for CrcWriter<W> {
 // ---------------------------------------------------------------------------
 // Decoding
 
-/// Decodes a whole snapshot file. Never panics; see the module docs for
-/// what is checked.
+/// Decodes a whole snapshot file into groups. Never panics; see the module
+/// docs for what is checked.
+#[cfg(test)]
 fn decode(bytes: &[u8]) -> Result<Vec<GroupSnapshot>, FormatError> {
+    decode_hashed(bytes).map(|groups| groups.into_iter().map(|g| g.snapshot).collect())
+}
+
+/// Decodes a whole snapshot file, with the label-set hashes the store's
+/// index needs computed while each family is decoded anyway.
+fn decode_hashed(bytes: &[u8]) -> Result<Vec<RestoredGroup>, FormatError> {
     if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
         return Err(FormatError::new(
             "not a pushgate persistence file (no PGSTORE1 magic; upstream's gob files cannot be read)",
@@ -779,7 +786,7 @@ fn decode(bytes: &[u8]) -> Result<Vec<GroupSnapshot>, FormatError> {
     Ok(groups)
 }
 
-fn decode_groups(r: &mut Reader) -> Result<Vec<GroupSnapshot>, FormatError> {
+fn decode_groups(r: &mut Reader) -> Result<Vec<RestoredGroup>, FormatError> {
     let count = r.count("group count", MIN_GROUP_LEN)?;
     let mut groups = Vec::with_capacity(count);
     for g in 0..count {
@@ -787,19 +794,21 @@ fn decode_groups(r: &mut Reader) -> Result<Vec<GroupSnapshot>, FormatError> {
     }
     // The writer emits grouping-key order; sorting again is linear then,
     // and makes the duplicate check below independent of that promise.
-    let mut keyed: Vec<(Vec<u8>, GroupSnapshot)> =
-        groups.into_iter().map(|g| (g.key.sort_key(), g)).collect();
+    let mut keyed: Vec<(Vec<u8>, RestoredGroup)> = groups
+        .into_iter()
+        .map(|g| (g.snapshot.key.sort_key(), g))
+        .collect();
     keyed.sort_by(|a, b| a.0.cmp(&b.0));
     if let Some(pair) = keyed.windows(2).find(|w| w[0].0 == w[1].0) {
         return Err(FormatError::new(format!(
             "group {:?} appears twice",
-            pair[0].1.key.labels()
+            pair[0].1.snapshot.key.labels()
         )));
     }
     Ok(keyed.into_iter().map(|(_, g)| g).collect())
 }
 
-fn decode_group(r: &mut Reader, g: usize) -> Result<GroupSnapshot, FormatError> {
+fn decode_group(r: &mut Reader, g: usize) -> Result<RestoredGroup, FormatError> {
     let label_count = r.count("label count", MIN_LABEL_LEN)?;
     let mut labels = Vec::with_capacity(label_count);
     for _ in 0..label_count {
@@ -819,7 +828,7 @@ fn decode_group(r: &mut Reader, g: usize) -> Result<GroupSnapshot, FormatError> 
         nanos => Some(Duration::from_nanos(nanos)),
     };
     let family_count = r.count("family count", MIN_FAMILY_LEN)?;
-    let mut families: Vec<Arc<TimestampedFamily>> = Vec::with_capacity(family_count);
+    let mut families: Vec<(Arc<TimestampedFamily>, Vec<u64>)> = Vec::with_capacity(family_count);
     for f in 0..family_count {
         let written_at = r.i64("family write time")?;
         let at = r.pos;
@@ -828,21 +837,23 @@ fn decode_group(r: &mut Reader, g: usize) -> Result<GroupSnapshot, FormatError> 
             FormatError::new(format!("group {} family {} at byte {}: {}", g, f, at, e))
         })?;
         // Keep the bytes as read: the store holds families encoded anyway.
-        families.push(Arc::new(TimestampedFamily::with_encoding(
-            &family,
-            message.to_vec(),
-            written_at,
-        )));
+        let hashes = series_hashes(&family);
+        let stored = TimestampedFamily::with_encoding(&family, message.to_vec(), written_at);
+        families.push((Arc::new(stored), hashes));
     }
-    families.sort_by(|a, b| a.name().cmp(b.name()));
-    if let Some(pair) = families.windows(2).find(|w| w[0].name() == w[1].name()) {
+    families.sort_by(|a, b| a.0.name().cmp(b.0.name()));
+    if let Some(pair) = families.windows(2).find(|w| w[0].0.name() == w[1].0.name()) {
         return Err(FormatError::new(format!(
             "group {} holds family {:?} twice",
             g,
-            pair[0].name()
+            pair[0].0.name()
         )));
     }
-    Ok(group_snapshot(key, families, ttl))
+    let (families, hashes): (Vec<_>, Vec<_>) = families.into_iter().unzip();
+    Ok(RestoredGroup {
+        snapshot: group_snapshot(key, families, ttl),
+        hashes,
+    })
 }
 
 /// A cursor whose every read is checked against the bytes that remain.

@@ -147,6 +147,23 @@ impl GroupSnapshot {
     }
 }
 
+/// A group read back from persistence with, per family (in the snapshot's
+/// order), the hashes of its series' label sets.
+pub struct RestoredGroup {
+    pub snapshot: GroupSnapshot,
+    pub hashes: Vec<Vec<u64>>,
+}
+
+/// The label-set hashes of `family`'s series, as the store's index keeps
+/// them (keyed per process, so valid only in this process).
+pub fn series_hashes(family: &MetricFamily) -> Vec<u64> {
+    family
+        .metrics
+        .iter()
+        .map(|m| label_hash(&m.labels))
+        .collect()
+}
+
 /// All stored families of one name, merged across groups, as a scrape sees them.
 #[derive(Clone, Debug)]
 pub struct GatheredFamily {
@@ -469,12 +486,34 @@ impl Store {
             .collect()
     }
 
-    /// Replaces the whole content with `groups` (used once, at start, by
-    /// persistence). Groups are trusted to be sanitised already.
+    /// Replaces the whole content with `groups`. Groups are trusted to be
+    /// sanitised already. Decodes every family once to index its series;
+    /// persistence uses [`Store::restore_hashed`] to avoid that.
     pub fn restore(&self, groups: Vec<GroupSnapshot>) {
+        let restored = groups
+            .into_iter()
+            .map(|snapshot| RestoredGroup {
+                hashes: snapshot
+                    .families
+                    .iter()
+                    .map(|f| series_hashes(&f.family()))
+                    .collect(),
+                snapshot,
+            })
+            .collect();
+        self.restore_hashed(restored);
+    }
+
+    /// Like [`Store::restore`], with each family's label-set hashes already
+    /// computed (by [`series_hashes`], where the family was decoded anyway).
+    pub fn restore_hashed(&self, groups: Vec<RestoredGroup>) {
         let mut state = self.lock();
         *state = State::default();
-        for g in groups {
+        for RestoredGroup {
+            snapshot: g,
+            hashes,
+        } in groups
+        {
             let gid: GroupId = g.key.sort_key().into();
             let mut group = Group {
                 key: g.key,
@@ -483,8 +522,8 @@ impl Store {
                 ttl_base: 0,
                 deadline: None,
             };
-            for f in g.families {
-                state.index_add(&gid, &f.family());
+            for (f, family_hashes) in g.families.into_iter().zip(hashes) {
+                state.index_add_hashed(&gid, f.name(), f.kind(), family_hashes.into_iter());
                 group.families.insert(f);
             }
             group.ttl_base = restored_ttl_base(&group);
@@ -775,17 +814,33 @@ impl State {
     }
 
     fn index_add(&mut self, gid: &GroupId, family: &MetricFamily) {
-        let idx = self.index.entry(family.name.clone()).or_default();
+        let hashes = family.metrics.iter().map(|m| label_hash(&m.labels));
+        self.index_add_hashed(gid, &family.name, family.kind, hashes);
+    }
+
+    fn index_add_hashed(
+        &mut self,
+        gid: &GroupId,
+        name: &str,
+        kind: MetricType,
+        hashes: impl Iterator<Item = u64>,
+    ) {
+        let idx = match self.index.get_mut(name) {
+            Some(idx) => idx,
+            None => self.index.entry(name.to_string()).or_default(),
+        };
         idx.groups.insert(gid.clone());
-        idx.type_counts[family.kind as usize] += 1;
-        for m in &family.metrics {
-            let count = idx.series.entry(label_hash(&m.labels)).or_default();
+        idx.type_counts[kind as usize] += 1;
+        let mut added = 0;
+        for hash in hashes {
+            let count = idx.series.entry(hash).or_default();
             *count += 1;
             if *count == 2 {
                 idx.shared_hashes += 1;
             }
+            added += 1;
         }
-        self.series_count += family.metrics.len();
+        self.series_count += added;
     }
 
     fn index_remove(&mut self, gid: &GroupId, family: &MetricFamily) {
