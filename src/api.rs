@@ -123,15 +123,7 @@ fn success(data: &str) -> Response {
 
 /// The six keys of `build_information`, named as upstream's Go map.
 fn build_information() -> Vec<(&'static str, String)> {
-    let info = telemetry::build_info();
-    vec![
-        ("branch", info.branch.to_string()),
-        ("buildDate", info.build_date.to_string()),
-        ("buildUser", info.build_user.to_string()),
-        ("goVersion", info.rust_version.to_string()),
-        ("revision", info.revision.to_string()),
-        ("version", info.version.to_string()),
-    ]
+    telemetry::build_info().key_values()
 }
 
 // ---------------------------------------------------------------------------

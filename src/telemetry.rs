@@ -173,6 +173,21 @@ macro_rules! build_env {
     };
 }
 
+impl BuildInfo {
+    /// The six keys of upstream's `build_information` (API and status page),
+    /// named as upstream's Go map and sorted.
+    pub fn key_values(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("branch", self.branch.to_string()),
+            ("buildDate", self.build_date.to_string()),
+            ("buildUser", self.build_user.to_string()),
+            ("goVersion", self.rust_version.to_string()),
+            ("revision", self.revision.to_string()),
+            ("version", self.version.to_string()),
+        ]
+    }
+}
+
 pub fn build_info() -> BuildInfo {
     BuildInfo {
         version: env!("CARGO_PKG_VERSION"),

@@ -15,15 +15,7 @@ pub(super) fn render_status_view(html: &mut String, ctx: &PageContext) {
         gofmt::format_float(ctx.start_time as f64 / 1e9),
         age_text((ctx.now - ctx.start_time) as f64 / 1e9)
     ));
-    let b = &ctx.build;
-    let mut build = vec![
-        ("branch", b.branch.to_string()),
-        ("buildDate", b.build_date.to_string()),
-        ("buildUser", b.build_user.to_string()),
-        ("goVersion", b.rust_version.to_string()),
-        ("revision", b.revision.to_string()),
-        ("version", b.version.to_string()),
-    ];
+    let mut build = ctx.build.key_values();
     push_table(html, "Build information", &mut build);
     let mut flags = ctx.flags.clone();
     push_table(html, "Startup flags", &mut flags);
