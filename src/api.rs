@@ -6,6 +6,7 @@
 //! read the store itself: callers pass a snapshot.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
 use crate::config::Config;
 use crate::gofmt::{format_float, rfc3339_nanos};
@@ -60,6 +61,31 @@ pub fn metrics(groups: &[GroupSnapshot]) -> Response {
     }
     data.push(']');
     success(&data)
+}
+
+/// `/api/v1/metrics` rendered once per store change: at 100k series the
+/// JSON takes ~0.3 s to write, and dashboards poll it far more often than
+/// most stores change.
+#[derive(Default)]
+pub struct MetricsCache {
+    slot: Mutex<Option<(u64, Arc<Response>)>>,
+}
+
+impl MetricsCache {
+    /// The current `/api/v1/metrics` response. The generation is read before
+    /// the snapshot, so a cached answer is never older than its key.
+    pub fn response(&self, store: &Store) -> Response {
+        let generation = store.generation();
+        let mut slot = self.slot.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((cached, resp)) = slot.as_ref() {
+            if *cached == generation {
+                return (**resp).clone();
+            }
+        }
+        let resp = metrics(&store.groups());
+        *slot = Some((generation, Arc::new(resp.clone())));
+        resp
+    }
 }
 
 /// `DELETE /api/v1/groups?match[]=<selector>`: deletes every group matched
@@ -653,6 +679,40 @@ mod native {
     #[cfg(test)]
     pub fn fractions() -> &'static [f64; 256] {
         &FRACTIONS
+    }
+}
+
+#[cfg(test)]
+mod cache_tests {
+    use super::*;
+    use crate::model::{GroupingKey, Label, MetricType, NameValidation};
+    use crate::store::{CheckMode, Push};
+
+    #[test]
+    fn cached_metrics_follow_every_store_change() {
+        let store = Store::new(vec![], CheckMode::Checked, NameValidation::Legacy);
+        let cache = MetricsCache::default();
+        assert_eq!(cache.response(&store).body, br#"{"status":"success","data":[]}"#);
+        let key = GroupingKey::new([Label::new("job", "a")]);
+        let mut family = crate::model::MetricFamily::new("m", MetricType::Untyped);
+        family.metrics.push(crate::model::Metric {
+            labels: vec![],
+            value: crate::model::Value::Untyped(1.0),
+            timestamp_ms: None,
+        });
+        store.push(Push {
+            key: key.clone(),
+            families: vec![family],
+            replace_group: true,
+            received_at: 1,
+            ttl: None,
+        });
+        let after_push = cache.response(&store);
+        assert!(String::from_utf8_lossy(&after_push.body).contains(r#""job":"a""#));
+        assert_eq!(cache.response(&store), after_push, "unchanged store: same answer");
+        assert_eq!(after_push.header("Access-Control-Allow-Origin"), Some("*"));
+        store.delete(&key);
+        assert_eq!(cache.response(&store).body, br#"{"status":"success","data":[]}"#);
     }
 }
 

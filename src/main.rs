@@ -156,6 +156,7 @@ fn build_app(config: Config, web: pushgate::auth::WebAuth) -> App {
             utf8_names: config.enable_utf8_names,
         },
         scrape_cache: scrape::ScrapeCache::default(),
+        api_cache: pushgate::api::MetricsCache::default(),
         prefix: config.route_prefix(),
         telemetry_path: config.telemetry_path(),
         web,

@@ -40,6 +40,8 @@ pub struct App {
     pub scrape: ScrapeSettings,
     /// Rendered stored families, reused until the store changes.
     pub scrape_cache: ScrapeCache,
+    /// `/api/v1/metrics`, reused until the store changes.
+    pub api_cache: api::MetricsCache,
     /// Effective route prefix `P` (empty or `/x`).
     pub prefix: String,
     /// Telemetry path below `P`, with a leading `/`.
@@ -281,7 +283,7 @@ impl App {
             Action::Ui => ui::page(self),
             Action::Static(name) => ui::asset(name),
             Action::ApiStatus => api::status(&self.config, self.start_time),
-            Action::ApiMetrics => api::metrics(&self.store.groups()),
+            Action::ApiMetrics => self.api_cache.response(&self.store),
             Action::ApiOptions => api::options(),
             Action::Wipe => {
                 let n = self.store.wipe();

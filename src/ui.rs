@@ -193,6 +193,7 @@ mod tests {
             },
             scrape: ScrapeSettings { utf8_names: false },
             scrape_cache: crate::scrape::ScrapeCache::default(),
+            api_cache: crate::api::MetricsCache::default(),
             web: crate::auth::WebAuth::disabled(),
             prefix: config.route_prefix(),
             telemetry_path: config.telemetry_path(),
