@@ -692,7 +692,10 @@ mod cache_tests {
     fn cached_metrics_follow_every_store_change() {
         let store = Store::new(vec![], CheckMode::Checked, NameValidation::Legacy);
         let cache = MetricsCache::default();
-        assert_eq!(cache.response(&store).body, br#"{"status":"success","data":[]}"#);
+        assert_eq!(
+            cache.response(&store).body,
+            br#"{"status":"success","data":[]}"#
+        );
         let key = GroupingKey::new([Label::new("job", "a")]);
         let mut family = crate::model::MetricFamily::new("m", MetricType::Untyped);
         family.metrics.push(crate::model::Metric {
@@ -709,10 +712,17 @@ mod cache_tests {
         });
         let after_push = cache.response(&store);
         assert!(String::from_utf8_lossy(&after_push.body).contains(r#""job":"a""#));
-        assert_eq!(cache.response(&store), after_push, "unchanged store: same answer");
+        assert_eq!(
+            cache.response(&store),
+            after_push,
+            "unchanged store: same answer"
+        );
         assert_eq!(after_push.header("Access-Control-Allow-Origin"), Some("*"));
         store.delete(&key);
-        assert_eq!(cache.response(&store).body, br#"{"status":"success","data":[]}"#);
+        assert_eq!(
+            cache.response(&store).body,
+            br#"{"status":"success","data":[]}"#
+        );
     }
 }
 
