@@ -23,6 +23,7 @@ import time
 import urllib.parse
 
 import prometheus_client
+from checks import LABEL_RE, MANAGED_GAUGES, Checks
 from prometheus_client import (CollectorRegistry, Counter, Gauge, Histogram, Summary,
                                delete_from_gateway, generate_latest, push_to_gateway,
                                pushadd_to_gateway)
@@ -30,27 +31,8 @@ from prometheus_client import (CollectorRegistry, Counter, Gauge, Histogram, Sum
 JOB = "pyclient"
 GROUPING_KEY = {"instance": "host/1:9100", "empty_label": ""}
 GROUP_LABELS = {"job": JOB, **GROUPING_KEY}
-MANAGED_GAUGES = ("push_time_seconds", "push_failure_time_seconds")
 DELETE_VISIBLE_DEADLINE_S = 3.0
 SERIES_RE = re.compile(r'^([^{ ]+)(?:\{(.*)\})? (\S+)$')
-LABEL_RE = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
-
-
-class Checks:
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-
-    def check(self, name, ok, detail=""):
-        if ok:
-            self.passed += 1
-            print(f"ok    {name}")
-        else:
-            self.failed += 1
-            print(f"FAIL  {name}")
-            for line in str(detail).splitlines():
-                print(f"        {line}")
-        return ok
 
 
 def http_get(base_url, path):
@@ -266,8 +248,7 @@ def main():
         check_delete(c, base)
     except (OSError, RuntimeError, http.client.HTTPException) as err:
         c.check("gateway reachable", False, err)
-    print(f"{c.passed} passed, {c.failed} failed")
-    return 1 if c.failed else 0
+    return c.summary()
 
 
 if __name__ == "__main__":

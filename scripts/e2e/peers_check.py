@@ -19,6 +19,7 @@ Standard library only.
 import argparse
 import json
 import math
+import os
 import re
 import sys
 import time
@@ -26,32 +27,13 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+# The shared check helpers live one directory up, in scripts/checks.py.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from checks import LABEL_RE, MANAGED_GAUGES, Checks  # noqa: E402
+
 SAMPLE_RE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?[ \t]+(\S+)(?:[ \t]+\S+)?$')
-LABEL_RE = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
-MANAGED_GAUGES = ("push_time_seconds", "push_failure_time_seconds")
 FIRST_SCRAPE_DEADLINE_S = 20.0
 HTTP_TIMEOUT_S = 10
-
-
-class Checks:
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-
-    def check(self, name, ok, detail=""):
-        if ok:
-            self.passed += 1
-            print(f"ok    {name}", flush=True)
-        else:
-            self.failed += 1
-            print(f"FAIL  {name}", flush=True)
-            for line in str(detail).splitlines()[:40]:
-                print(f"        {line}")
-        return ok
-
-    def summary(self):
-        print(f"{self.passed} passed, {self.failed} failed")
-        return 1 if self.failed else 0
 
 
 def families(exposition):
