@@ -40,24 +40,7 @@ if [ ! -x "$BIN" ]; then
 fi
 
 install_peers() {
-    local need=()
-    command -v prometheus >/dev/null || need+=(prometheus)
-    command -v prometheus-node-exporter >/dev/null || need+=(prometheus-node-exporter)
-    command -v curl >/dev/null || need+=(curl)
-    command -v python3 >/dev/null || need+=(python3)
-    python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
-    if [ ${#need[@]} -gt 0 ]; then
-        echo "== apt-get install ${need[*]}"
-        export DEBIAN_FRONTEND=noninteractive
-        apt-get update -qq
-        apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-    fi
-    if [ ! -x "$REPO_ROOT/target/py/bin/python" ]; then
-        mkdir -p "$REPO_ROOT/target"
-        python3 -m venv "$REPO_ROOT/target/py"
-    fi
-    "$REPO_ROOT/target/py/bin/python" -c 'import prometheus_client' 2>/dev/null ||
-        "$REPO_ROOT/target/py/bin/pip" install -q --disable-pip-version-check prometheus_client
+    "$REPO_ROOT/scripts/install-test-peers.sh"
 }
 
 # hex_file HEX_FILE OUT: writes the bytes of a hex dump (as `xxd -r -p`).

@@ -2,7 +2,8 @@
 # Installs what the test suites talk to: upstream's Pushgateway (for the
 # side-by-side comparison), Python's prometheus_client (a real client), curl,
 # file and systemd-analyze (release and unit checks), chromium and node (UI
-# test). The end-to-end suite installs its own peers (scripts/e2e.sh).
+# test), Prometheus and node_exporter (end-to-end suite). The one place that
+# installs peers: scripts/test.sh and scripts/e2e.sh both call it.
 # Needs root for apt-get (CI and these machines run as root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +12,8 @@ need_apt=()
 command -v prometheus-pushgateway >/dev/null || need_apt+=(prometheus-pushgateway)
 command -v python3 >/dev/null || need_apt+=(python3)
 command -v curl >/dev/null || need_apt+=(curl)
+command -v prometheus >/dev/null || need_apt+=(prometheus)
+command -v prometheus-node-exporter >/dev/null || need_apt+=(prometheus-node-exporter)
 command -v file >/dev/null || need_apt+=(file)
 command -v systemd-analyze >/dev/null || need_apt+=(systemd)
 command -v chromium >/dev/null || need_apt+=(chromium)
@@ -24,8 +27,9 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 if [ ! -x target/py/bin/python ]; then
-  echo "== python venv with prometheus_client"
+  echo "== python venv for prometheus_client"
   mkdir -p target
   python3 -m venv target/py
-  target/py/bin/pip install -q prometheus_client
 fi
+target/py/bin/python -c 'import prometheus_client' 2>/dev/null ||
+  target/py/bin/pip install -q --disable-pip-version-check prometheus_client
