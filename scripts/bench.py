@@ -25,12 +25,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gwlib  # noqa: E402
-from bench_push import KeepAliveClient  # noqa: E402
+from bench_push import KeepAliveClient, parallel_puts, put_request  # noqa: E402
 
 WRK_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench", "wrk.lua")
 WRK_TIMEOUT = "120s"
@@ -147,12 +146,6 @@ def gauge_body(family, series):
     return ("\n".join(lines) + "\n").encode()
 
 
-def put_request(port, path, body):
-    head = (f"PUT {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-            f"Content-Type: text/plain; version=0.0.4\r\nContent-Length: {len(body)}\r\n\r\n")
-    return head.encode() + body
-
-
 def count_series(port, family):
     """Sample lines of `family` in a plain scrape (the store's size as seen by scrapers)."""
     status, _, body, _ = http_get(port, "/metrics")
@@ -249,36 +242,13 @@ def fill(gw, first_group, groups, cap_s):
     PUT only after applying it.
     """
     body = gauge_body("bench_fill", FILL_SERIES)
-    deadline = time.monotonic() + cap_s
-    done, bad, errors = [0] * FILL_THREADS, [0] * FILL_THREADS, []
-
-    def worker(k):
-        client = KeepAliveClient(gw.port)
-        try:
-            for i in range(first_group + k, first_group + groups, FILL_THREADS):
-                if time.monotonic() > deadline:
-                    return
-                path = f"/metrics/job/fill/instance/g{i}"
-                status, _ = client.roundtrip(put_request(gw.port, path, body))
-                done[k] += 1
-                bad[k] += status != 200
-        except (OSError, ValueError) as err:
-            errors.append(err)
-        finally:
-            client.close()
-
-    started = time.monotonic()
-    workers = [threading.Thread(target=worker, args=(k,), daemon=True) for k in range(FILL_THREADS)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join(max(0.0, deadline - time.monotonic()) + 35)
-    elapsed = time.monotonic() - started
+    paths = [f"/metrics/job/fill/instance/g{i}" for i in range(first_group, first_group + groups)]
+    done, bad, errors, elapsed = parallel_puts(gw.port, paths, body, FILL_THREADS, cap_s)
     if errors:
         gw.notes.append(f"fill: {errors[0]!r} ({len(errors)} clients)")
-    if sum(bad):
-        gw.notes.append(f"fill: {sum(bad)} non-200 of {sum(done)} PUTs")
-    return elapsed, sum(done) - sum(bad)
+    if bad:
+        gw.notes.append(f"fill: {bad} non-200 of {done} PUTs")
+    return elapsed, done - bad
 
 
 def fill_to(gws, target):

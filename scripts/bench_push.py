@@ -42,10 +42,10 @@ def ten_series_body():
 BODY = ten_series_body()
 
 
-def put_request(port, path):
+def put_request(port, path, body=BODY):
     head = (f"PUT {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-            f"Content-Type: text/plain; version=0.0.4\r\nContent-Length: {len(BODY)}\r\n\r\n")
-    return head.encode() + BODY
+            f"Content-Type: text/plain; version=0.0.4\r\nContent-Length: {len(body)}\r\n\r\n")
+    return head.encode() + body
 
 
 class KeepAliveClient:
@@ -142,8 +142,9 @@ def timed_run(port, count, cap_s):
     return latencies, non200
 
 
-def fill(port, groups, threads, cap_s):
-    """PUTs groups g0..g{groups-1} over `threads` connections; returns (PUTs, non-200, s)."""
+def parallel_puts(port, paths, body, threads, cap_s):
+    """PUTs `body` to every path in `paths` over `threads` keep-alive connections,
+    stopping at `cap_s`. Returns (PUTs answered, non-200, client errors, seconds)."""
     done = [0] * threads
     bad = [0] * threads
     errors = []
@@ -152,10 +153,10 @@ def fill(port, groups, threads, cap_s):
     def worker(k):
         client = KeepAliveClient(port)
         try:
-            for i in range(k, groups, threads):
+            for path in paths[k::threads]:
                 if time.monotonic() > deadline:
                     return
-                status, _ = client.roundtrip(put_request(port, f"/metrics/job/bench/instance/g{i}"))
+                status, _ = client.roundtrip(put_request(port, path, body))
                 done[k] += 1
                 bad[k] += status != 200
         except (OSError, ValueError) as err:
@@ -164,14 +165,21 @@ def fill(port, groups, threads, cap_s):
             client.close()
 
     started = time.monotonic()
-    workers = [threading.Thread(target=worker, args=(k,)) for k in range(threads)]
+    workers = [threading.Thread(target=worker, args=(k,), daemon=True) for k in range(threads)]
     for w in workers:
         w.start()
     for w in workers:
-        w.join(cap_s + SOCKET_TIMEOUT_S + 5)
+        w.join(max(0.0, deadline - time.monotonic()) + SOCKET_TIMEOUT_S + 5)
+    return sum(done), sum(bad), errors, time.monotonic() - started
+
+
+def fill(port, groups, threads, cap_s):
+    """PUTs groups g0..g{groups-1} over `threads` connections; returns (PUTs, non-200, s)."""
+    paths = [f"/metrics/job/bench/instance/g{i}" for i in range(groups)]
+    done, bad, errors, elapsed = parallel_puts(port, paths, BODY, threads, cap_s)
     if errors:
         print(f"   fill errors: {errors[0]!r} ({len(errors)} clients)")
-    return sum(done), sum(bad), time.monotonic() - started
+    return done, bad, elapsed
 
 
 def count_groups(port):
