@@ -693,7 +693,7 @@ mod cache_tests {
         let store = Store::new(vec![], CheckMode::Checked, NameValidation::Legacy);
         let cache = MetricsCache::default();
         assert_eq!(
-            cache.response(&store).body,
+            cache.response(&store).body.to_vec(),
             br#"{"status":"success","data":[]}"#
         );
         let key = GroupingKey::new([Label::new("job", "a")]);
@@ -711,7 +711,7 @@ mod cache_tests {
             ttl: None,
         });
         let after_push = cache.response(&store);
-        assert!(String::from_utf8_lossy(&after_push.body).contains(r#""job":"a""#));
+        assert!(String::from_utf8_lossy(&after_push.body.to_vec()).contains(r#""job":"a""#));
         assert_eq!(
             cache.response(&store),
             after_push,
@@ -720,7 +720,7 @@ mod cache_tests {
         assert_eq!(after_push.header("Access-Control-Allow-Origin"), Some("*"));
         store.delete(&key);
         assert_eq!(
-            cache.response(&store).body,
+            cache.response(&store).body.to_vec(),
             br#"{"status":"success","data":[]}"#
         );
     }
@@ -799,8 +799,8 @@ mod tests {
         ]
     }
 
-    fn body(response: &Response) -> &str {
-        std::str::from_utf8(&response.body).expect("API bodies are UTF-8")
+    fn body(response: &Response) -> String {
+        String::from_utf8(response.body.to_vec()).expect("API bodies are UTF-8")
     }
 
     /// The `data` of a metrics response holding exactly one group.

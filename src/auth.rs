@@ -603,7 +603,7 @@ mod tests {
             .auth()
             .guard(&get(None), || panic!("handler must not run"));
         assert_eq!(resp.status, 401);
-        assert_eq!(resp.body, b"Unauthorized\n");
+        assert_eq!(resp.body.to_vec(), b"Unauthorized\n");
         assert_eq!(resp.header("WWW-Authenticate"), Some("Basic"));
     }
 
@@ -798,7 +798,7 @@ mod tests {
         assert_eq!(status(&auth, &get(Some(&basic("u", "p")))), 200);
         let resp = auth.guard(&get(Some(&basic("u", "p"))), || Response::empty(200));
         assert_eq!(resp.status, 429);
-        assert_eq!(resp.body, b"Too Many Requests\n");
+        assert_eq!(resp.body.to_vec(), b"Too Many Requests\n");
         assert_eq!(
             auth.bcrypt_calls(),
             1,
@@ -842,7 +842,7 @@ mod tests {
         for req in [get(Some(&basic("alice", "a-pass"))), put(None)] {
             let resp = auth.guard(&req, || panic!("handler must not run"));
             assert_eq!(resp.status, 500);
-            assert_eq!(resp.body, b"Internal Server Error\n");
+            assert_eq!(resp.body.to_vec(), b"Internal Server Error\n");
         }
         assert!(auth.extra_headers().is_empty());
         fs::remove_file(&file.path).expect("remove config");

@@ -8,6 +8,7 @@
 //! handler with a clear message rather than by the router.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 /// Content type of every plain-text answer (errors, health).
 pub const TEXT_PLAIN: &str = "text/plain; charset=utf-8";
@@ -129,7 +130,56 @@ impl Request {
 pub struct Response {
     pub status: u16,
     pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
+    pub body: ResponseBody,
+}
+
+/// A response body: bytes made for this one response, or pieces shared with
+/// a cache (a scrape splices cached per-family segments), written in order.
+/// Pieces let a large body reach the socket without being copied into one
+/// buffer first, so a read costs memory for what changed, not for the whole
+/// body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ResponseBody {
+    Bytes(Vec<u8>),
+    Pieces(Vec<Arc<[u8]>>),
+}
+
+impl ResponseBody {
+    /// Total length in bytes (the `Content-Length`).
+    pub fn len(&self) -> usize {
+        match self {
+            ResponseBody::Bytes(b) => b.len(),
+            ResponseBody::Pieces(p) => p.iter().map(|piece| piece.len()).sum(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The body's bytes in order, without copying.
+    pub fn chunks(&self) -> impl Iterator<Item = &[u8]> {
+        let (bytes, pieces): (Option<&[u8]>, &[Arc<[u8]>]) = match self {
+            ResponseBody::Bytes(b) => (Some(b.as_slice()), &[]),
+            ResponseBody::Pieces(p) => (None, p.as_slice()),
+        };
+        bytes.into_iter().chain(pieces.iter().map(|p| &p[..]))
+    }
+
+    /// The whole body in one buffer (a copy for `Pieces`); for tests and
+    /// small bodies.
+    pub fn to_vec(&self) -> Vec<u8> {
+        match self {
+            ResponseBody::Bytes(b) => b.clone(),
+            ResponseBody::Pieces(_) => self.chunks().flat_map(|c| c.iter().copied()).collect(),
+        }
+    }
+}
+
+impl From<Vec<u8>> for ResponseBody {
+    fn from(bytes: Vec<u8>) -> ResponseBody {
+        ResponseBody::Bytes(bytes)
+    }
 }
 
 impl Response {
@@ -138,7 +188,7 @@ impl Response {
         Response {
             status,
             headers: Vec::new(),
-            body: Vec::new(),
+            body: ResponseBody::Bytes(Vec::new()),
         }
     }
 
@@ -172,8 +222,8 @@ impl Response {
         self
     }
 
-    pub fn with_body(mut self, body: Vec<u8>) -> Response {
-        self.body = body;
+    pub fn with_body(mut self, body: impl Into<ResponseBody>) -> Response {
+        self.body = body.into();
         self
     }
 
@@ -213,7 +263,7 @@ mod tests {
     #[test]
     fn error_appends_newline() {
         let r = Response::error(400, "job name is required");
-        assert_eq!(r.body, b"job name is required\n");
+        assert_eq!(r.body.to_vec(), b"job name is required\n");
         assert_eq!(r.header("content-type"), Some(TEXT_PLAIN));
     }
 

@@ -366,7 +366,7 @@ fn serve(mut request: tiny_http::Request, app: &App) {
 }
 
 fn respond(request: tiny_http::Request, resp: Response) {
-    let mut out = tiny_http::Response::from_data(resp.body).with_status_code(resp.status);
+    let mut out = tiny_http::Response::from_data(resp.body.to_vec()).with_status_code(resp.status);
     for (name, value) in &resp.headers {
         match tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()) {
             Ok(h) => out.add_header(h),

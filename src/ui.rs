@@ -206,7 +206,7 @@ mod tests {
         let resp = app.handle(&Request::new(Method::Get, path));
         (
             resp.status,
-            String::from_utf8_lossy(&resp.body).into_owned(),
+            String::from_utf8_lossy(&resp.body.to_vec()).into_owned(),
         )
     }
 
@@ -238,7 +238,7 @@ mod tests {
             Some("text/html; charset=utf-8")
         );
         assert_eq!(resp.header("Content-Security-Policy"), Some(CSP));
-        let html = String::from_utf8_lossy(&resp.body);
+        let html = String::from_utf8_lossy(&resp.body.to_vec()).into_owned();
         assert!(html.contains("job=\"testjob\""));
         assert!(html.contains("Last push failed!"));
         assert!(html.contains("job=\"&lt;script&gt;\""));
