@@ -30,5 +30,6 @@ pub mod server;
 pub mod signals;
 pub mod store;
 pub mod telemetry;
+pub mod tls;
 pub mod ui;
 pub mod webconfig;
