@@ -2,7 +2,8 @@
 //!
 //! `main` only wires the parts together: flags → log → store → listeners →
 //! workers, then waits for SIGINT/SIGTERM or `/-/quit` and shuts down in
-//! order (stop accepting, finish in-flight requests, exit 0).
+//! order (stop accepting, finish in-flight requests, exit 0). SIGHUP only
+//! re-reads the web config.
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -67,6 +68,7 @@ fn run(config: Config) -> ExitCode {
         &app.config.persistence_file,
         app.config.persistence_interval,
         &app.store,
+        &app.telemetry.persistence,
     ) {
         Ok(p) => p,
         Err(e) => {
@@ -88,7 +90,7 @@ fn run(config: Config) -> ExitCode {
     };
     let (tx, rx) = mpsc::channel();
     *app.shutdown.lock().unwrap_or_else(|p| p.into_inner()) = Some(tx.clone());
-    spawn_signal_waiter(tx);
+    spawn_signal_waiter(tx, app.clone());
     spawn_expiry(app.clone());
     let ports: Vec<u16> = listeners
         .iter()
@@ -182,14 +184,26 @@ fn spawn_expiry(app: Arc<App>) {
     }
 }
 
-fn spawn_signal_waiter(tx: mpsc::Sender<ShutdownReason>) {
+/// SIGINT and SIGTERM end the process through `tx`; SIGHUP re-reads the web
+/// config and keeps everything else (store, listeners, snapshot timer).
+fn spawn_signal_waiter(tx: mpsc::Sender<ShutdownReason>, app: Arc<App>) {
     let spawned = std::thread::Builder::new()
         .name("signals".into())
-        .spawn(move || match signals::wait_for_termination() {
-            Ok(name) => {
-                let _ = tx.send(ShutdownReason::Signal(name));
+        .spawn(move || loop {
+            match signals::wait() {
+                Ok(signals::Signal::Reload) => {
+                    log::info("received SIGHUP; reloading the web config", &[]);
+                    app.web.reload();
+                }
+                Ok(signals::Signal::Terminate(name)) => {
+                    let _ = tx.send(ShutdownReason::Signal(name));
+                    return;
+                }
+                Err(e) => {
+                    log::error("waiting for signals failed", &[("err", &e)]);
+                    return;
+                }
             }
-            Err(e) => log::error("waiting for signals failed", &[("err", &e)]),
         });
     if let Err(e) = spawned {
         log::error("cannot start the signal thread", &[("err", &e)]);

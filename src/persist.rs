@@ -48,7 +48,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use fs2::FileExt;
 
@@ -56,6 +56,7 @@ use crate::log;
 use crate::model::{GroupingKey, Label};
 use crate::proto;
 use crate::store::{series_hashes, GroupSnapshot, RestoredGroup, Store, TimestampedFamily};
+use crate::telemetry::PersistenceStats;
 
 /// The first eight bytes of every snapshot file.
 const MAGIC: &[u8; 8] = b"PGSTORE1";
@@ -201,15 +202,20 @@ impl fmt::Display for LoadError {
 /// from it and starts the snapshot timer with `--persistence.interval`.
 /// Returns `Ok(None)` when `file` is empty (memory only). Call before any
 /// listener is bound, so restoring completes before the first request (§10).
+/// Every snapshot's outcome is recorded in `stats` (the
+/// `pushgate_persistence_*` metrics).
 pub fn start(
     file: &str,
     interval: Duration,
     store: &Arc<Store>,
+    stats: &Arc<PersistenceStats>,
 ) -> Result<Option<Persistence>, PersistError> {
     if file.is_empty() {
         return Ok(None);
     }
     let mut persistence = open(Path::new(file), store)?;
+    persistence.stats = stats.clone();
+    stats.enable();
     persistence.spawn_timer(store.clone(), interval)?;
     Ok(Some(persistence))
 }
@@ -239,6 +245,7 @@ pub struct Persistence {
     /// Store generation right after loading: the timer persists only later ones.
     loaded_generation: u64,
     thread: Option<JoinHandle<()>>,
+    stats: Arc<PersistenceStats>,
 }
 
 /// The data file and the names derived from it.
@@ -307,6 +314,7 @@ pub fn open(path: &Path, store: &Store) -> Result<Persistence, PersistError> {
         }),
         loaded_generation: store.generation(),
         thread: None,
+        stats: Arc::default(),
     })
 }
 
@@ -325,9 +333,10 @@ impl Persistence {
         let target = self.target.clone();
         let timer = self.timer.clone();
         let since = self.loaded_generation;
+        let stats = self.stats.clone();
         let thread = std::thread::Builder::new()
             .name("persist".into())
-            .spawn(move || run_timer(&store, &target, &timer, interval, since))
+            .spawn(move || run_timer(&store, &target, &timer, &stats, interval, since))
             .map_err(|e| {
                 PersistError::io("starting the snapshot thread for", &self.target.file, e)
             })?;
@@ -339,7 +348,7 @@ impl Persistence {
     /// final snapshot, even if nothing changed (§10).
     pub fn shutdown(mut self, store: &Store) -> Result<(), PersistError> {
         let mut state = self.timer.stop();
-        let result = write_snapshot(&self.target, store);
+        let result = write_recorded(&self.target, store, &self.stats);
         if result.is_ok() {
             state.snapshots_written += 1;
             log_persisted(&self.target);
@@ -387,7 +396,14 @@ impl TimerShared {
     }
 }
 
-fn run_timer(store: &Store, target: &Target, timer: &TimerShared, interval: Duration, since: u64) {
+fn run_timer(
+    store: &Store,
+    target: &Target,
+    timer: &TimerShared,
+    stats: &PersistenceStats,
+    interval: Duration,
+    since: u64,
+) {
     let mut persisted = since;
     let mut last_start = Instant::now();
     let mut last_failed = false;
@@ -421,7 +437,7 @@ fn run_timer(store: &Store, target: &Target, timer: &TimerShared, interval: Dura
         // Read before copying the groups: a change in between is then
         // written now and once more later, never lost.
         let generation = store.generation();
-        match write_snapshot(target, store) {
+        match write_recorded(target, store, stats) {
             Ok(()) => {
                 persisted = generation;
                 last_failed = false;
@@ -434,6 +450,29 @@ fn run_timer(store: &Store, target: &Target, timer: &TimerShared, interval: Dura
             }
         }
     }
+}
+
+/// [`write_snapshot`], with its outcome, time taken and the resulting file
+/// size recorded in `stats`.
+fn write_recorded(
+    target: &Target,
+    store: &Store,
+    stats: &PersistenceStats,
+) -> Result<(), PersistError> {
+    let started = Instant::now();
+    let result = write_snapshot(target, store);
+    let took = started.elapsed();
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    match &result {
+        Ok(()) => {
+            let bytes = fs::metadata(&target.file).map_or(0, |m| m.len());
+            stats.record_success(now, took, bytes);
+        }
+        Err(_) => stats.record_failure(now),
+    }
+    result
 }
 
 fn log_persisted(target: &Target) {
@@ -1760,7 +1799,7 @@ mod tests {
     #[test]
     fn start_without_a_file_is_memory_only() {
         let store = Arc::new(new_store());
-        let p = start("", Duration::ZERO, &store).expect("start");
+        let p = start("", Duration::ZERO, &store, &Arc::default()).expect("start");
         assert!(p.is_none());
         finish(p, &store);
     }
@@ -1770,11 +1809,12 @@ mod tests {
         let dir = TempDir::new("wiring");
         let file = dir.file().to_string_lossy().into_owned();
         let store = Arc::new(new_store());
-        let p = start(&file, Duration::from_secs(3600), &store).expect("start");
+        let p = start(&file, Duration::from_secs(3600), &store, &Arc::default()).expect("start");
         push(&store, key("w"), Vec::new(), 3);
         finish(p, &store);
         let restored = Arc::new(new_store());
-        let _p = start(&file, Duration::from_secs(3600), &restored).expect("restart");
+        let _p =
+            start(&file, Duration::from_secs(3600), &restored, &Arc::default()).expect("restart");
         assert_same_groups(&store.groups(), &restored.groups());
     }
 

@@ -38,3 +38,5 @@ mod persist;
 mod fixtures_upstream;
 // Hostile bodies (fuzz-style, fixed seed): no crash, store untouched (issues 3, 7).
 mod robustness;
+// Operations: SIGHUP, process start time under systemd, persistence metrics (issue 17).
+mod operations;
