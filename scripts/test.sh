@@ -2,6 +2,7 @@
 # Runs every pushgate test on a fresh machine: installs the peers the tests
 # talk to (Debian and PyPI packages), then runs `cargo test` and the
 # peer-driven suites. Safe to re-run; installs are skipped when present.
+# Needs root (apt-get, dpkg -i of the package) and a free port 9091.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
@@ -35,6 +36,15 @@ scripts/e2e.sh target/debug/pushgate
 
 echo "== release artefact (static, size budget, runs with env -i)"
 scripts/check-release.sh
+
+echo "== Debian package: build, dpkg -i, run, dpkg -r, dpkg -P"
+scripts/test-deb.sh
+
+echo "== alerting rules (promtool check and test rules)"
+scripts/check-prometheus-rules.sh
+
+echo "== README commands, in order, against cargo run --release"
+scripts/test-readme.sh
 
 echo "== all suites passed in $(( $(date +%s) - start )) s"
 echo "cargo test: $passed passed, $failed failed"
