@@ -1,7 +1,7 @@
 //! Running pushgate as a service (issue 17): SIGHUP re-reads the web config
 //! and keeps every group, `process_start_time_seconds` survives systemd's
 //! `ProcSubset=pid`, and the `pushgate_persistence_*` metrics follow the
-//! snapshots, failures included. All pushgate-only: skipped upstream.
+//! snapshots, failures included (the data directory made read-only). All pushgate-only: skipped upstream.
 
 use std::fs;
 use std::io::Write;
@@ -238,36 +238,22 @@ fn persistence_metrics_are_absent_without_a_file() {
     assert!(!text.contains("pushgate_persistence_"), "{text}");
 }
 
-/// Makes `dir` refuse new files, and `restore` undoes it. Root ignores mode
-/// bits, so as root the directory is moved away instead (creating the
-/// snapshot's temporary file then fails the same way: no file is written).
-struct Unwritable<'a> {
-    dir: &'a Path,
-    moved: Option<PathBuf>,
-}
-
-impl<'a> Unwritable<'a> {
-    fn make(dir: &'a Path) -> Unwritable<'a> {
-        if is_root() {
-            let moved = dir.with_extension("away");
-            fs::rename(dir, &moved).expect("move the directory away");
-            Unwritable {
-                dir,
-                moved: Some(moved),
-            }
-        } else {
-            fs::set_permissions(dir, fs::Permissions::from_mode(0o500)).expect("chmod 0500");
-            Unwritable { dir, moved: None }
-        }
+/// Starts pushgate with `flags` as a user that mode bits apply to: as root
+/// (which ignores them) through setpriv(1) as `nobody`, after handing `dir`
+/// to that user; otherwise as the current user.
+fn start_as_unprivileged(dir: &Path, flags: &[&str]) -> Gateway {
+    if !is_root() {
+        return Gateway::start(flags);
     }
-
-    fn restore(self) {
-        match &self.moved {
-            Some(moved) => fs::rename(moved, self.dir).expect("move the directory back"),
-            None => fs::set_permissions(self.dir, fs::Permissions::from_mode(0o700))
-                .expect("chmod 0700"),
-        }
-    }
+    const NOBODY: u32 = 65534;
+    std::os::unix::fs::chown(dir, Some(NOBODY), Some(NOBODY)).expect("chown to nobody");
+    let mut command = Command::new("setpriv");
+    command
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_pushgate"))
+        .arg("--web.listen-address=127.0.0.1:0")
+        .args(flags);
+    Gateway::spawn(command)
 }
 
 #[test]
@@ -280,7 +266,7 @@ fn persistence_metrics_follow_snapshots_and_failures() {
     fs::create_dir(&data).expect("create data dir");
     let file = data.join("pg.db");
     let flag = format!("--persistence.file={}", file.display());
-    let gw = Gateway::start(&[&flag, "--persistence.interval=0s"]);
+    let gw = start_as_unprivileged(&data, &[&flag, "--persistence.interval=0s"]);
     let value = |name: &str| own_value(&gw, name).unwrap_or_else(|| panic!("{name} missing"));
     let last_success = "pushgate_persistence_last_success_timestamp_seconds";
     let last_failure = "pushgate_persistence_last_failure_timestamp_seconds";
@@ -307,7 +293,7 @@ fn persistence_metrics_follow_snapshots_and_failures() {
     assert!(value(duration) > 0.0 && value(duration) < 10.0);
     assert_eq!(value(failures), 0.0);
 
-    let unwritable = Unwritable::make(&data);
+    fs::set_permissions(&data, fs::Permissions::from_mode(0o500)).expect("chmod 0500");
     assert_eq!(gw.put("/metrics/job/two", b"m 2\n").status, 200);
     assert!(
         eventually(SETTLE, || value(failures) >= 1.0),
@@ -316,7 +302,7 @@ fn persistence_metrics_follow_snapshots_and_failures() {
     assert!(value(last_failure) >= first, "failure time set");
     assert_eq!(value(last_success), first, "no success while unwritable");
 
-    unwritable.restore();
+    fs::set_permissions(&data, fs::Permissions::from_mode(0o700)).expect("chmod 0700");
     assert!(
         eventually(SETTLE, || value(last_success) > first),
         "retried after the directory is writable again"
