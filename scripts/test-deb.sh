@@ -119,6 +119,12 @@ stop_gateway "$GW_PID"
 check "final snapshot written by pushgate, mode 600" \
   test "$(stat -c "%U %a" /var/lib/pushgate/pushgate.db 2>/dev/null)" = "pushgate 600"
 
+echo "== dpkg -i again (an upgrade keeps local edits and data)"
+echo "# edited by the operator" >> /etc/default/pushgate
+dpkg -i "$deb" >/dev/null
+check "edited /etc/default/pushgate kept" grep -q "edited by the operator" /etc/default/pushgate
+check "data kept across the reinstall" test -f /var/lib/pushgate/pushgate.db
+
 echo "== dpkg -r pushgate"
 dpkg -r pushgate
 check "binary removed" test ! -e /usr/bin/pushgate
