@@ -2,7 +2,8 @@
 # Installs what the test suites talk to: upstream's Pushgateway (for the
 # side-by-side comparison), Python's prometheus_client (a real client), curl,
 # file and systemd-analyze (release and unit checks), chromium and node (UI
-# test), Prometheus and node_exporter (end-to-end suite). The one place that
+# test), Prometheus and node_exporter (end-to-end suite), HAProxy with Lua
+# (sharding test). The one place that
 # installs peers: scripts/test.sh and scripts/e2e.sh both call it.
 # Needs root for apt-get (CI and these machines run as root).
 set -euo pipefail
@@ -14,6 +15,7 @@ command -v python3 >/dev/null || need_apt+=(python3)
 command -v curl >/dev/null || need_apt+=(curl)
 command -v prometheus >/dev/null || need_apt+=(prometheus)
 command -v prometheus-node-exporter >/dev/null || need_apt+=(prometheus-node-exporter)
+command -v haproxy >/dev/null || need_apt+=(haproxy)
 command -v file >/dev/null || need_apt+=(file)
 command -v systemd-analyze >/dev/null || need_apt+=(systemd)
 command -v chromium >/dev/null || need_apt+=(chromium)
