@@ -320,12 +320,13 @@ def haproxy_config(tmp, port, shards, name="haproxy.cfg"):
     with open(HAPROXY_CFG) as f:
         text = f.read()
     text = text.replace("/etc/haproxy/pushgate.lua", LUA)
+    if HASH_TYPE:
+        text = text.replace("    hash-type consistent\n", f"    hash-type {HASH_TYPE}\n")
     text = re.sub(r"(?m)^    bind :9091$", f"    bind 127.0.0.1:{port}", text)
     text = re.sub(r"(?m)^    server .*\n", "", text)
     servers = "".join(f"    server shard{sid} 127.0.0.1:{p} id {sid}\n" for sid, p in shards)
     text = text.rstrip("\n") + "\n" + servers
     text = text.replace("    log stdout format raw local0 info\n", "")
-    text = text.replace("    stats", "    stats")
     text = text.replace("global\n", f"global\n    stats socket {tmp}/haproxy.sock mode 600 level admin\n", 1)
     path = os.path.join(tmp, name)
     with open(path, "w") as f:
@@ -334,6 +335,8 @@ def haproxy_config(tmp, port, shards, name="haproxy.cfg"):
 
 
 GROUPS = 300
+# --hash-type: measure another hash-type line than the shipped one.
+HASH_TYPE = None
 
 
 def group_labels(i):
@@ -685,7 +688,10 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pushgate", default=gwlib.default_pushgate())
     ap.add_argument("--only", choices=["keys", "shards"])
+    ap.add_argument("--hash-type", help="replace the shipped 'hash-type consistent' (measuring only)")
     args = ap.parse_args()
+    global HASH_TYPE
+    HASH_TYPE = args.hash_type
     gwlib.exit_on_sigterm()
     for tool in ("haproxy", "prometheus"):
         if not shutil.which(tool):

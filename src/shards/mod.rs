@@ -152,9 +152,7 @@ fn parse_args(raw: &[String]) -> Result<Args, String> {
                     .filter(|d| !d.is_zero())
                     .ok_or_else(|| format!("bad --timeout {:?}: a duration such as 10s", text))?;
             }
-            f if f.starts_with('-') && positional.first().map(String::as_str) != Some("delete") => {
-                return Err(format!("unknown flag {:?}", arg))
-            }
+            f if f.starts_with('-') => return Err(format!("unknown flag {:?}", arg)),
             _ => positional.push(arg.clone()),
         }
     }
