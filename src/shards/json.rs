@@ -70,7 +70,19 @@ impl std::error::Error for JsonError {}
 
 /// Parses one JSON document (surrounding whitespace allowed).
 pub fn parse(input: &[u8]) -> Result<Value, JsonError> {
-    let mut p = Parser { input, pos: 0 };
+    parse_keeping(input, &|_, _| true)
+}
+
+/// Parses one document but keeps an object member only if
+/// `keep(depth of the object, member name)`; the others are checked and
+/// dropped as soon as they are read, so a large answer of which little is
+/// needed never exists as a whole tree. The top-level value is at depth 0.
+pub fn parse_keeping(input: &[u8], keep: &dyn Fn(usize, &str) -> bool) -> Result<Value, JsonError> {
+    let mut p = Parser {
+        input,
+        pos: 0,
+        keep,
+    };
     p.skip_ws();
     let v = p.value(0)?;
     p.skip_ws();
@@ -83,6 +95,7 @@ pub fn parse(input: &[u8]) -> Result<Value, JsonError> {
 struct Parser<'a> {
     input: &'a [u8],
     pos: usize,
+    keep: &'a dyn Fn(usize, &str) -> bool,
 }
 
 impl Parser<'_> {
@@ -150,7 +163,9 @@ impl Parser<'_> {
             self.pos += 1;
             self.skip_ws();
             let v = self.value(depth + 1)?;
-            members.push((name, v));
+            if (self.keep)(depth, &name) {
+                members.push((name, v));
+            }
             self.skip_ws();
             match self.peek() {
                 Some(b',') => self.pos += 1,
@@ -375,6 +390,17 @@ mod tests {
                 e
             );
         }
+    }
+
+    #[test]
+    fn members_can_be_dropped_by_depth_and_name() {
+        let doc = br#"{"data":[{"labels":{"a":"b"},"big":[1,2,3],"x":{"labels":1}}],"big":2}"#;
+        let v = parse_keeping(doc, &|depth, name| depth != 2 || name == "labels").unwrap();
+        let want = parse(br#"{"data":[{"labels":{"a":"b"}}],"big":2}"#).unwrap();
+        assert_eq!(v, want);
+        // Dropped members are still checked.
+        let bad = br#"{"data":[{"big":[1,}]}"#;
+        assert!(parse_keeping(bad, &|depth, _| depth != 2).is_err());
     }
 
     #[test]

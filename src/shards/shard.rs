@@ -17,6 +17,9 @@ use crate::model::{is_legacy_label_name, GroupingKey, Label, JOB_LABEL};
 /// per series).
 pub const MAX_ANSWER_BYTES: usize = 1 << 30;
 
+/// The members of a group in `/api/v1/metrics` that `pushgate shards` reads.
+const GROUP_MEMBERS_READ: [&str; 3] = ["labels", "push_time_seconds", "push_failure_time_seconds"];
+
 /// One copy of a group on a shard.
 #[derive(Clone, Debug, PartialEq)]
 pub struct GroupCopy {
@@ -79,9 +82,13 @@ impl Shard {
         Ok(reply)
     }
 
-    fn api_data(&self, path: &str) -> Result<Value, ShardError> {
+    fn api_data(
+        &self,
+        path: &str,
+        keep: &dyn Fn(usize, &str) -> bool,
+    ) -> Result<Value, ShardError> {
         let reply = self.call("GET", path, &[200])?;
-        let doc = json::parse(&reply.body)
+        let doc = json::parse_keeping(&reply.body, keep)
             .map_err(|e| ShardError::Answer(format!("GET {}: {}", path, e)))?;
         if doc.get("status").and_then(Value::as_str) != Some("success") {
             return Err(ShardError::Answer(format!(
@@ -97,7 +104,7 @@ impl Shard {
     /// `GET /api/v1/status`: the start time (which tells two processes
     /// apart) and whether the admin API is enabled.
     pub fn status(&self) -> Result<ShardStatus, ShardError> {
-        let data = self.api_data("/api/v1/status")?;
+        let data = self.api_data("/api/v1/status", &|_, _| true)?;
         let start_time = data
             .get("start_time")
             .and_then(Value::as_str)
@@ -116,7 +123,11 @@ impl Shard {
 
     /// Every group on the shard, from `GET /api/v1/metrics`.
     pub fn groups(&self) -> Result<Vec<GroupCopy>, ShardError> {
-        let data = self.api_data("/api/v1/metrics")?;
+        // Of each group (an object at depth 2) only what a placement needs;
+        // the families are dropped as they are read.
+        let data = self.api_data("/api/v1/metrics", &|depth, name| {
+            depth != 2 || GROUP_MEMBERS_READ.contains(&name)
+        })?;
         groups_from_api(&data).map_err(ShardError::Answer)
     }
 
