@@ -26,7 +26,6 @@ import base64
 import http.client
 import json
 import os
-import random
 import re
 import shutil
 import signal
@@ -34,7 +33,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.parse
 
