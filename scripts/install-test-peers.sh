@@ -3,7 +3,7 @@
 # side-by-side comparison), Python's prometheus_client (a real client), curl,
 # file and systemd-analyze (release and unit checks), chromium and node (UI
 # test), Prometheus and node_exporter (end-to-end suite; promtool checks the
-# alerting rules), adduser (the .deb's postinst). The one place that
+# alerting rules), adduser (the .deb's postinst), HAProxy with Lua (sharding test). The one place that
 # installs peers: scripts/test.sh and scripts/e2e.sh both call it.
 # Needs root for apt-get (CI and these machines run as root).
 set -euo pipefail
@@ -15,6 +15,7 @@ command -v python3 >/dev/null || need_apt+=(python3)
 command -v curl >/dev/null || need_apt+=(curl)
 command -v prometheus >/dev/null && command -v promtool >/dev/null || need_apt+=(prometheus)
 command -v prometheus-node-exporter >/dev/null || need_apt+=(prometheus-node-exporter)
+command -v haproxy >/dev/null || need_apt+=(haproxy)
 command -v file >/dev/null || need_apt+=(file)
 command -v systemd-analyze >/dev/null || need_apt+=(systemd)
 command -v adduser >/dev/null || need_apt+=(adduser)

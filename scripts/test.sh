@@ -34,6 +34,9 @@ scripts/fuzz.sh 60
 echo "== end-to-end with real peers"
 scripts/e2e.sh target/debug/pushgate
 
+echo "== sharded pushgates behind HAProxy, scraped by Prometheus"
+python3 scripts/test_shards.py --pushgate target/debug/pushgate
+
 echo "== release artefact (static, size budget, runs with env -i)"
 scripts/check-release.sh
 

@@ -11,6 +11,7 @@
 pub mod api;
 pub mod auth;
 pub mod body;
+pub mod client;
 pub mod config;
 pub mod exposition;
 pub mod gofmt;
@@ -27,6 +28,7 @@ pub mod reaper;
 pub mod router;
 pub mod scrape;
 pub mod server;
+pub mod shards;
 pub mod signals;
 pub mod store;
 pub mod telemetry;

@@ -28,6 +28,8 @@ mod api;
 mod lifecycle;
 // pushgate-only features: group TTL, budgets, bulk delete (issue 9).
 mod improvements;
+// pushgate shards: ls, reconcile, delete and wipe across shards (issue 15).
+mod shards;
 // Connection robustness: idle clients, descriptor exhaustion, bursts (issue 7).
 mod connections;
 // --web.config.file: basic auth per endpoint class, write users, headers, reload (issue 7).
