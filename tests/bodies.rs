@@ -260,3 +260,27 @@ fn case_58_body_of_exactly_the_limit_is_accepted() {
     expected.extend(gauges(&[(r#"{instance="",job="big"}"#, "0", "<t>")]));
     assert_lines(&gw.scrape_lines(), &expected);
 }
+
+// Found by fuzzing: a NaN count is Go's uint64(NaN) = 2^63, as upstream
+// exposes it, not 0 (fuzz/regressions/text_parse/nan_bucket_count).
+#[test]
+fn nan_counts_are_exposed_as_upstream_does() {
+    let gw = Gateway::start(&[]);
+    let body = b"#TYPE h histogram\nh{le=\"0\"}NaN\n# TYPE s summary\ns_count NaN\ns_sum 1\n";
+    assert_empty(&gw.put("/metrics/job/nan", body), 200);
+    let labels = r#"instance="",job="nan""#;
+    let mut expected = lines(&[&[
+        "# TYPE h histogram",
+        &format!(r#"h_bucket{{{labels},le="0"}} 9.223372036854776e+18"#),
+        &format!(r#"h_bucket{{{labels},le="+Inf"}} 0"#),
+        &format!("h_sum{{{labels}}} 0"),
+        &format!("h_count{{{labels}}} 0"),
+    ]]);
+    expected.extend(gauges(&[(&format!("{{{labels}}}"), "0", "<t>")]));
+    expected.extend(lines(&[&[
+        "# TYPE s summary",
+        &format!("s_sum{{{labels}}} 1"),
+        &format!("s_count{{{labels}}} 9.223372036854776e+18"),
+    ]]));
+    assert_lines(&gw.scrape_lines(), &expected);
+}
