@@ -6,6 +6,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
 
+# First and fast: formatting and lints, the main crate and the fuzz crate.
+echo "== cargo fmt --check, cargo clippy -D warnings"
+cargo fmt --check
+cargo fmt --check --manifest-path fuzz/Cargo.toml
+cargo clippy --all-targets -- -D warnings
+
 scripts/install-test-peers.sh
 
 echo "== cargo test"
@@ -27,8 +33,16 @@ scripts/verify-units.sh target/debug/pushgate
 echo "== web UI in headless Chromium"
 tests/ui/run.sh target/debug/pushgate
 
-echo "== fuzzing, 60 s per target"
-scripts/fuzz.sh 60
+# Known crashes are replayed by `cargo test` (fuzz/regressions) and decide
+# CI. This bounded search from a fixed seed is repeatable for one commit and
+# toolchain, but which inputs it reaches shifts with unrelated code changes,
+# so a crash it finds is reported, with its replay command, and does not fail
+# the run. Longer searches: scripts/fuzz.sh [seconds].
+echo "== fuzzing: 20000 runs per target from seed 1 (reported, not gating)"
+fuzz_note="fuzz: fixed-seed run found nothing"
+if ! scripts/fuzz.sh --runs=20000 --seed=1; then
+    fuzz_note="fuzz: NEW CRASH in the fixed-seed run (see above); add it to fuzz/regressions/ once fixed"
+fi
 
 echo "== end-to-end with real peers"
 scripts/e2e.sh target/debug/pushgate
@@ -38,3 +52,5 @@ scripts/check-release.sh
 
 echo "== all suites passed in $(( $(date +%s) - start )) s"
 echo "cargo test: $passed passed, $failed failed"
+grep -h "^skipped: [0-9]" target/cargo-test.log || true
+echo "$fuzz_note"

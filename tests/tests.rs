@@ -38,3 +38,5 @@ mod persist;
 mod fixtures_upstream;
 // Hostile bodies (fuzz-style, fixed seed): no crash, store untouched (issues 3, 7).
 mod robustness;
+// Every committed fuzz input replayed through its target's checks.
+mod fuzz_regressions;
