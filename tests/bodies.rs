@@ -159,8 +159,7 @@ fn case_24_gzip_body() {
 // Case 24: the encoding token is case-insensitive.
 #[test]
 fn case_24_gzip_header_in_upper_case() {
-    // Upstream 1.5.1 matches `gzip` case-sensitively; 1.11.3 does not.
-    if util::upstream() {
+    if util::skip_on_upstream("upstream 1.5.1 matches gzip case-sensitively; 1.11.3 does not") {
         return;
     }
     let gw = Gateway::start(&[]);
@@ -210,8 +209,7 @@ const LIMIT_ERROR: &str = "request body exceeds the limit of 100 bytes";
 // Case 58 (pushgate: --push.max-body-bytes), over the limit on the wire.
 #[test]
 fn case_58_body_over_limit_is_413() {
-    // pushgate-only flag (§17); upstream bodies are unbounded.
-    if util::upstream() {
+    if util::skip_on_upstream("pushgate-only flag --push.max-body-bytes (spec §17)") {
         return;
     }
     let gw = Gateway::start(&["--push.max-body-bytes=100"]);
@@ -226,8 +224,7 @@ fn case_58_body_over_limit_is_413() {
 // Case 58: the limit applies again after decompression.
 #[test]
 fn case_58_gzip_inflating_over_limit_is_413() {
-    // pushgate-only flag (§17).
-    if util::upstream() {
+    if util::skip_on_upstream("pushgate-only flag --push.max-body-bytes (spec §17)") {
         return;
     }
     let gw = Gateway::start(&["--push.max-body-bytes=100"]);
@@ -250,8 +247,7 @@ fn case_58_gzip_inflating_over_limit_is_413() {
 // Case 58: a body of exactly the limit is accepted (§5 of the style guide).
 #[test]
 fn case_58_body_of_exactly_the_limit_is_accepted() {
-    // pushgate-only flag (§17).
-    if util::upstream() {
+    if util::skip_on_upstream("pushgate-only flag --push.max-body-bytes (spec §17)") {
         return;
     }
     let gw = Gateway::start(&["--push.max-body-bytes=100"]);

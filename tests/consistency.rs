@@ -219,7 +219,7 @@ fn case_37_unchecked_conflict_fails_scrape_until_deleted() {
 // Case 37 (pushgate: --web.health-includes-scrape, §17).
 #[test]
 fn case_37_health_includes_scrape() {
-    if util::upstream() {
+    if util::skip_on_upstream("pushgate-only flag --web.health-includes-scrape (spec §17)") {
         return;
     }
     let gw = Gateway::start(&[

@@ -122,8 +122,8 @@ fn wait_for_new_inode(path: &Path, old: Option<FileVersion>, limit: Duration) ->
 // output (time_stamps included) and identical lines (push times included).
 #[test]
 fn case_53_sigterm_flush_and_identical_restart() {
-    if util::upstream() {
-        return; // pushgate format; upstream's file is gob
+    if util::skip_on_upstream("pushgate format; upstream's file is gob") {
+        return;
     }
     let dir = TempDir::new("c53");
     let flags = [dir.flag(), "--persistence.interval=1h".into()];
@@ -201,8 +201,8 @@ fn case_56_snapshot_after_interval_not_while_idle() {
 // Case 57: a garbage file is moved aside; the gateway starts empty and healthy.
 #[test]
 fn case_57_garbage_file_moved_aside() {
-    if util::upstream() {
-        return; // pushgate: upstream overwrites the file later
+    if util::skip_on_upstream("pushgate: upstream overwrites the file later") {
+        return;
     }
     let dir = TempDir::new("c57");
     fs::write(dir.file(), b"garbage").expect("write garbage");
@@ -219,7 +219,7 @@ fn case_57_garbage_file_moved_aside() {
 // gateway whose port is taken loads, logs, and exits 1.
 #[test]
 fn case_57_logs_could_not_load() {
-    if util::upstream() {
+    if util::skip_on_upstream("pushgate's persistence file format (spec §12)") {
         return;
     }
     let dir = TempDir::new("c57log");
@@ -238,7 +238,7 @@ fn case_57_logs_could_not_load() {
 // Issue 4: a second instance on the same file refuses to start (exit 1).
 #[test]
 fn second_instance_on_the_same_file_is_refused() {
-    if util::upstream() {
+    if util::skip_on_upstream("pushgate only: persistence lock file (spec §12)") {
         return;
     }
     let dir = TempDir::new("lock");
@@ -267,7 +267,7 @@ fn second_instance_on_the_same_file_is_refused() {
 // acknowledged before the last snapshot we saw complete is there.
 #[test]
 fn kill_9_during_pushes_never_loses_a_snapshot() {
-    if util::upstream() {
+    if util::skip_on_upstream("pushgate's persistence file format (spec §12)") {
         return;
     }
     const KILLS: usize = 50;
