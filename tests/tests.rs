@@ -40,3 +40,5 @@ mod fixtures_upstream;
 mod robustness;
 // Every committed fuzz input replayed through its target's checks.
 mod fuzz_regressions;
+// Every §N and case NN cited in the code exists in docs/spec.md.
+mod docs_refs;
