@@ -20,7 +20,7 @@
 //!
 //! A group is: label count `L` (`u32`), `L` × (name string, value string) —
 //! the grouping labels sorted by name —, the group's own time to live
-//! (`u64` nanoseconds, 0 = none; issue 9), family count `F` (`u32`), then `F` ×
+//! (`u64` nanoseconds, 0 = none; spec §17.1), family count `F` (`u32`), then `F` ×
 //! family: `written_at` (`i64`, Unix nanoseconds of the request that last
 //! wrote the family), protobuf length `N` (`u32`), and `N` bytes of one
 //! `io.prometheus.client.MetricFamily` message without a length prefix

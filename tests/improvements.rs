@@ -1,6 +1,6 @@
 //! pushgate-only features beyond upstream: group expiry (`--push.group-ttl`
 //! and the `Pushgate-Group-TTL` header), series and group budgets, and bulk
-//! delete by selector (project issue 9).
+//! delete by selector (§17.1–§17.3).
 
 use std::time::{Duration, Instant};
 

@@ -1,10 +1,8 @@
-//! Persistence through the real binary (§10, §12; checklist 53–57; issue 4):
+//! Persistence through the real binary (§10, §12; checklist cases 53–57):
 //! SIGTERM flush, restart round trip, corrupt file moved aside, second
 //! instance refused, and a bounded `kill -9` crash loop.
 //!
-//! To adopt: save as `tests/persist.rs`, add `mod persist;` to `tests/tests.rs`
-//! (with the comment "// --persistence.file: flush, restore, lock, crash
-//! safety (53–57, issue 4)."). Uses only `util::{Gateway, run_to_exit}`.
+//! Uses only `util::{Gateway, run_to_exit}`.
 //! Every case is pushgate-only where marked (upstream has no fsync, no lock
 //! and overwrites a corrupt file).
 
@@ -235,7 +233,7 @@ fn case_57_logs_could_not_load() {
     assert!(dir.file().with_file_name("pg.db.corrupt").exists());
 }
 
-// Issue 4: a second instance on the same file refuses to start (exit 1).
+// A second instance on the same file refuses to start (exit 1; §12).
 #[test]
 fn second_instance_on_the_same_file_is_refused() {
     if util::skip_on_upstream("pushgate only: persistence lock file (spec §12)") {
@@ -261,7 +259,7 @@ fn second_instance_on_the_same_file_is_refused() {
     );
 }
 
-// Issue 4 acceptance: 50 `kill -9`s at random moments during a stream of
+// 50 `kill -9`s at random moments during a stream of
 // pushes. After each restart the file loads (nothing moved aside), nothing
 // unpushed appears, nothing restored earlier disappears, and every group
 // acknowledged before the last snapshot we saw complete is there.

@@ -1,6 +1,6 @@
 //! Protobuf and snappy request bodies and the protobuf scrape (§4.1, §4.3,
 //! §4.4, §7.1, §8.3; checklist cases 17 (V5), 23, 25, 39 and 44). Vectors
-//! V1–V5 are Appendix A of the behaviour reference.
+//! V1–V5 are Appendix A of docs/spec.md.
 
 use crate::util::{
     self, assert_empty, assert_lines, gauges, hex, lines, pb_bytes, pb_delimited, pb_doubles,

@@ -1,4 +1,4 @@
-//! Hostile push bodies against the real binary (issues 3 and 7): truncated
+//! Hostile push bodies against the real binary (§4, §17.4): truncated
 //! and mutated protobuf, corrupt gzip and snappy, random bytes, bombs and
 //! oversized bodies, each to a fresh group. Every answer must be 200, 400 or
 //! 413, the process must survive, and a refused body must leave
