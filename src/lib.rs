@@ -30,6 +30,8 @@ pub mod server;
 pub mod signals;
 pub mod store;
 pub mod telemetry;
+#[cfg(test)]
+pub(crate) mod testutil;
 pub mod tls;
 pub mod ui;
 pub mod webconfig;

@@ -4,8 +4,7 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine as _;
 
@@ -267,15 +266,14 @@ fn rate_limit_answers_429() {
 /// Polls `GET /-/healthy` with `auth` until it answers `status` (bounded).
 #[track_caller]
 fn wait_for_status(gw: &Gateway, auth: Option<&str>, status: u16) -> Resp {
-    let deadline = Instant::now() + RELOAD_DEADLINE;
-    loop {
-        let resp = send(gw, "GET", "/-/healthy", b"", auth);
-        if resp.status == status || Instant::now() >= deadline {
-            assert_eq!(resp.status, status, "{}", resp.text());
-            return resp;
-        }
-        thread::sleep(Duration::from_millis(100));
-    }
+    let resp = util::poll_until(
+        RELOAD_DEADLINE,
+        Duration::from_millis(100),
+        || send(gw, "GET", "/-/healthy", b"", auth),
+        |r| r.status == status,
+    );
+    assert_eq!(resp.status, status, "{}", resp.text());
+    resp
 }
 
 #[test]

@@ -4,20 +4,11 @@
 
 use std::time::{Duration, Instant};
 
-use crate::util::{assert_empty, skip_on_upstream, Gateway};
+use crate::util::{assert_empty, poll_until, skip_on_upstream, Gateway};
 
 /// Polls `cond` every 50 ms for at most `limit`; true once it holds.
-fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    loop {
-        if cond() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+fn eventually(limit: Duration, cond: impl FnMut() -> bool) -> bool {
+    poll_until(limit, Duration::from_millis(50), cond, |ok| *ok)
 }
 
 fn has_group(gw: &Gateway, job: &str) -> bool {

@@ -9,55 +9,15 @@
 use std::fs;
 use std::net::TcpListener;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::util::{self, Gateway};
+use crate::util::{self, poll_until, Gateway, TempDir};
 
 const EXIT_LIMIT: Duration = Duration::from_secs(5);
-
-/// A fresh directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        static N: AtomicU64 = AtomicU64::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "pushgate-bb-{name}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).expect("create test dir");
-        TempDir(dir)
-    }
-
-    fn file(&self) -> PathBuf {
-        self.0.join("pg.db")
-    }
-
-    fn flag(&self) -> String {
-        format!("--persistence.file={}", self.file().display())
-    }
-
-    fn names(&self) -> Vec<String> {
-        let mut names: Vec<String> = fs::read_dir(&self.0)
-            .expect("list test dir")
-            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        names
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
 
 fn signal(gw: &Gateway, sig: i32) {
     // SAFETY: kill(2) on our own child's pid has no memory-safety conditions.
@@ -101,18 +61,10 @@ fn inode(path: &Path) -> Option<FileVersion> {
 /// Waits (at most `limit`) until `path` is another version than `old`,
 /// i.e. a snapshot was renamed over it; returns the new version.
 fn wait_for_new_inode(path: &Path, old: Option<FileVersion>, limit: Duration) -> FileVersion {
-    let deadline = Instant::now() + limit;
-    loop {
-        let now = inode(path);
-        if now.is_some() && now != old {
-            return now.unwrap_or_default();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no snapshot of {path:?} within {limit:?}"
-        );
-        thread::sleep(Duration::from_millis(5));
-    }
+    let renamed = |v: &Option<FileVersion>| v.is_some() && *v != old;
+    let now = poll_until(limit, Duration::from_millis(5), || inode(path), renamed);
+    assert!(renamed(&now), "no snapshot of {path:?} within {limit:?}");
+    now.unwrap_or_default()
 }
 
 // Case 53 (text bodies here; protobuf cases 23 and 44 belong beside them in
