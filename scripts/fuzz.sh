@@ -2,7 +2,8 @@
 # Runs every cargo-fuzz target under fuzz/ for a bounded time:
 #   scripts/fuzz.sh [seconds-per-target]   (default 60)
 # or for a fixed number of inputs from a fixed seed, on a fresh corpus of the
-# committed seeds and regressions (reproducible for one commit and toolchain):
+# committed seeds and regressions (bounded cost; the path still varies a
+# little between runs, since the code under test uses randomly seeded hashes):
 #   scripts/fuzz.sh --runs=N [--seed=S]    (default seed 1)
 # Installs cargo-fuzz if missing, seeds each corpus from fuzz/seeds/<target>
 # and fuzz/regressions/<target>,
@@ -37,7 +38,7 @@ for n in "$seconds" "${runs:-1}" "$seed"; do
     fi
 done
 if [ -n "$runs" ]; then
-    # No time limit: a fixed seed and input count make the run repeatable.
+    # No time limit: the cost is bounded by the input count, not the clock.
     limit=(-seed="$seed" -runs="$runs")
 else
     limit=(-max_total_time="$seconds")

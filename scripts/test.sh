@@ -34,14 +34,16 @@ echo "== web UI in headless Chromium"
 tests/ui/run.sh target/debug/pushgate
 
 # Known crashes are replayed by `cargo test` (fuzz/regressions) and decide
-# CI. This bounded search from a fixed seed is repeatable for one commit and
-# toolchain, but which inputs it reaches shifts with unrelated code changes,
-# so a crash it finds is reported, with its replay command, and does not fail
-# the run. Longer searches: scripts/fuzz.sh [seconds].
-echo "== fuzzing: 20000 runs per target from seed 1 (reported, not gating)"
-fuzz_note="fuzz: fixed-seed run found nothing"
-if ! scripts/fuzz.sh --runs=20000 --seed=1; then
-    fuzz_note="fuzz: NEW CRASH in the fixed-seed run (see above); add it to fuzz/regressions/ once fixed"
+# CI. This search is bounded by input count (not time) from a fixed seed,
+# but its path is not repeatable: the code under test hashes with randomly
+# seeded maps, so coverage feedback differs between runs (two runs of
+# --runs=20000 --seed=1 ended at text_parse cov 1312 and 1305). A crash it
+# finds is therefore reported, with its replay command, and does not fail
+# this run; once fixed it joins fuzz/regressions. Longer: scripts/fuzz.sh 600.
+echo "== fuzzing: 100000 inputs per target from seed 1 (reported, not gating)"
+fuzz_note="fuzz: the bounded run found no new crash"
+if ! scripts/fuzz.sh --runs=100000 --seed=1; then
+    fuzz_note="fuzz: NEW CRASH in the bounded run (see above); add it to fuzz/regressions/ once fixed"
 fi
 
 echo "== end-to-end with real peers"
