@@ -335,8 +335,11 @@ fn start_upstream(flags: &[&str]) -> Gateway {
         .expect("bind a free port")
         .port();
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    // Debian's package defaults to a persistence file; keep upstream in
+    // memory unless the test names one (kingpin refuses a repeated flag).
+    let own_file = flags.iter().any(|f| f.starts_with("--persistence.file"));
     let mut child = Command::new("prometheus-pushgateway")
-        .arg("--persistence.file=")
+        .args((!own_file).then_some("--persistence.file="))
         .arg(format!("--web.listen-address={addr}"))
         .args(flags)
         .stdin(Stdio::null())
