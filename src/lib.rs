@@ -32,6 +32,8 @@ pub mod shards;
 pub mod signals;
 pub mod store;
 pub mod telemetry;
+#[cfg(test)]
+pub(crate) mod testutil;
 pub mod tls;
 pub mod ui;
 pub mod webconfig;

@@ -20,7 +20,7 @@
 //!
 //! A group is: label count `L` (`u32`), `L` × (name string, value string) —
 //! the grouping labels sorted by name —, the group's own time to live
-//! (`u64` nanoseconds, 0 = none; issue 9), family count `F` (`u32`), then `F` ×
+//! (`u64` nanoseconds, 0 = none; spec §17.1), family count `F` (`u32`), then `F` ×
 //! family: `written_at` (`i64`, Unix nanoseconds of the request that last
 //! wrote the family), protobuf length `N` (`u32`), and `N` bytes of one
 //! `io.prometheus.client.MetricFamily` message without a length prefix
@@ -1060,47 +1060,11 @@ impl Crc32c {
 mod tests {
     use super::*;
     use crate::model::{
-        Bucket, BucketSpan, Counter, Exemplar, Histogram, Metric, MetricFamily, MetricType,
-        NameValidation, Quantile, Summary, Timestamp, Value,
+        Bucket, BucketSpan, Counter, Exemplar, Histogram, MetricFamily, MetricType, NameValidation,
+        Quantile, Summary, Timestamp, Value,
     };
     use crate::store::{CheckMode, Push, PushOutcome};
-
-    /// A fresh directory under the system temp dir, removed on drop.
-    struct TempDir(PathBuf);
-
-    impl TempDir {
-        fn new(name: &str) -> TempDir {
-            static N: AtomicU64 = AtomicU64::new(0);
-            let dir = std::env::temp_dir().join(format!(
-                "pushgate-persist-{}-{}-{}-{}",
-                name,
-                std::process::id(),
-                N.fetch_add(1, Ordering::Relaxed),
-                crate::gofmt::unix_nanos_now()
-            ));
-            fs::create_dir_all(&dir).expect("creating a test directory");
-            TempDir(dir)
-        }
-
-        fn file(&self) -> PathBuf {
-            self.0.join("pg.db")
-        }
-
-        fn names(&self) -> Vec<String> {
-            let mut names: Vec<String> = fs::read_dir(&self.0)
-                .expect("listing the test directory")
-                .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-                .collect();
-            names.sort();
-            names
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
+    use crate::testutil::{eventually, helped_family as family, series, TempDir};
 
     fn new_store() -> Store {
         Store::new(Vec::new(), CheckMode::Checked, NameValidation::Legacy)
@@ -1108,21 +1072,6 @@ mod tests {
 
     fn key(job: &str) -> GroupingKey {
         GroupingKey::new([Label::new("job", job), Label::new("zone", "eu \u{e9}")])
-    }
-
-    fn series(labels: &[(&str, &str)], value: Value) -> Metric {
-        Metric {
-            labels: labels.iter().map(|(n, v)| Label::new(*n, *v)).collect(),
-            value,
-            timestamp_ms: None,
-        }
-    }
-
-    fn family(name: &str, kind: MetricType, metrics: Vec<Metric>) -> MetricFamily {
-        let mut f = MetricFamily::new(name, kind);
-        f.help = Some(format!("help of {}", name));
-        f.metrics = metrics;
-        f
     }
 
     /// Later stores box the histogram; `into` builds either shape.
@@ -1722,18 +1671,6 @@ mod tests {
     }
 
     // --- Timer
-
-    /// Polls `cond` every 10 ms for at most `limit`.
-    fn eventually(limit: Duration, cond: impl Fn() -> bool) -> bool {
-        let deadline = Instant::now() + limit;
-        while Instant::now() < deadline {
-            if cond() {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        cond()
-    }
 
     #[test]
     fn timer_writes_after_changes_and_not_while_idle() {

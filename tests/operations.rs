@@ -1,4 +1,4 @@
-//! Running pushgate as a service (issue 17): SIGHUP re-reads the web config
+//! Running pushgate as a service (§10, §14): SIGHUP re-reads the web config
 //! and keeps every group, `process_start_time_seconds` survives systemd's
 //! `ProcSubset=pid`, and the `pushgate_persistence_*` metrics follow the
 //! snapshots, failures included (the data directory made read-only). All pushgate-only: skipped upstream.

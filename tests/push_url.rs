@@ -223,8 +223,7 @@ const ALLOW_UTF8: &str = "text/plain;version=0.0.4;escaping=allow-utf-8";
 // Case 17: text body and U__ URL name with --push.enable-utf8-names.
 #[test]
 fn case_17_utf8_names_in_text_and_url() {
-    // Upstream 1.5.1 predates --push.enable-utf8-names.
-    if util::upstream() {
+    if util::skip_on_upstream("upstream 1.5.1 predates --push.enable-utf8-names") {
         return;
     }
     let gw = Gateway::start(&["--push.enable-utf8-names"]);
@@ -261,8 +260,7 @@ fn case_17_utf8_names_in_text_and_url() {
 // Case 17: the base64 form of the URL gives the same labels, job "test/job".
 #[test]
 fn case_17_utf8_names_with_base64_url() {
-    // Upstream 1.5.1 predates --push.enable-utf8-names.
-    if util::upstream() {
+    if util::skip_on_upstream("upstream 1.5.1 predates --push.enable-utf8-names") {
         return;
     }
     let gw = Gateway::start(&["--push.enable-utf8-names"]);
@@ -282,7 +280,7 @@ fn case_17_utf8_names_with_base64_url() {
 // Case 18 (pushgate: upstream stores the poison pill group, §16 #1).
 #[test]
 fn case_18_non_utf8_job_is_rejected_before_the_store() {
-    if util::upstream() {
+    if util::skip_on_upstream("pushgate only: non-UTF-8 grouping values rejected (spec §16 #1)") {
         return;
     }
     let gw = Gateway::start(&[]);
