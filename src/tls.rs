@@ -14,6 +14,8 @@ pub mod names;
 mod reload;
 pub mod san;
 #[cfg(test)]
+pub(crate) mod testpki;
+#[cfg(test)]
 mod tests;
 
 pub use reload::{TlsReloader, CHECK_INTERVAL};

@@ -4,30 +4,16 @@
 //! (openssl), made once per test process.
 
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, RootCertStore, ServerConfig, ServerConnection};
 
+use super::testpki::pki;
 use super::{build, ServerConfigSource, TlsReloader};
 use crate::webconfig::{self, WebConfigError};
-
-/// The test PKI, made once per process.
-fn pki() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("pushgate-tls-unit-{}", std::process::id()));
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/make-test-certs.sh");
-        let status = std::process::Command::new(script)
-            .arg(&dir)
-            .status()
-            .expect("run scripts/make-test-certs.sh (needs openssl)");
-        assert!(status.success(), "make-test-certs.sh failed");
-        dir
-    })
-}
 
 fn file(name: &str) -> String {
     pki().join(name).display().to_string()
