@@ -12,9 +12,7 @@ use pushgate::config::{Command, Config};
 use pushgate::model::NameValidation;
 use pushgate::router::{App, ShutdownReason};
 use pushgate::store::{CheckMode, Policy, ReservedFamily, Store};
-use pushgate::{
-    gofmt, healthcheck, log, persist, push, reaper, scrape, server, signals, telemetry,
-};
+use pushgate::{gofmt, healthcheck, log, persist, push, scrape, server, signals, telemetry};
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
@@ -40,7 +38,6 @@ fn main() -> ExitCode {
 
 fn run(config: Config) -> ExitCode {
     log::init(config.log_level, config.log_format);
-    server::watch_library_panics();
     if let Err(e) = signals::block_termination_signals() {
         log::error("cannot block termination signals", &[("err", &e)]);
         return ExitCode::FAILURE;
@@ -90,14 +87,20 @@ fn run(config: Config) -> ExitCode {
     *app.shutdown.lock().unwrap_or_else(|p| p.into_inner()) = Some(tx.clone());
     spawn_signal_waiter(tx);
     spawn_expiry(app.clone());
-    let ports: Vec<u16> = listeners
-        .iter()
-        .filter_map(|l| l.local_addr().ok().map(|a| a.port()))
-        .collect();
-    if !app.config.idle_timeout.is_zero() {
-        reaper::spawn(ports, app.config.idle_timeout);
-    }
-    let servers = match server::start(app.clone(), listeners) {
+    let limits = server::Limits {
+        read_header_timeout: app.config.read_header_timeout,
+        read_timeout: app.config.read_timeout,
+        write_timeout: app.config.write_timeout,
+        idle_timeout: app.config.idle_timeout,
+        max_connections: app.config.max_connections,
+        max_body_bytes: app.config.max_body_bytes,
+        shutdown_timeout: app.config.shutdown_timeout,
+        ..server::Limits::default()
+    };
+    // TLS: the web config's tls_server_config becomes a source here once
+    // it is supported; until then such a config is refused at start.
+    let tls: Option<Arc<dyn pushgate::tls::ServerConfigSource>> = None;
+    let servers = match server::start(app.clone(), listeners, tls, limits) {
         Ok(s) => s,
         Err(e) => {
             log::error("cannot start HTTP server", &[("err", &e)]);
@@ -138,13 +141,16 @@ fn build_app(config: Config, web: pushgate::auth::WebAuth) -> App {
             kind: f.kind,
         })
         .collect();
+    let telemetry = telemetry::Telemetry::new();
+    let reasons: Vec<&'static str> = server::Refusal::ALL.iter().map(|r| r.as_str()).collect();
+    telemetry.declare_refusal_reasons(&reasons);
     App {
         store: Arc::new(Store::new(reserved, mode, names).with_policy(Policy {
             default_ttl: (!config.group_ttl.is_zero()).then_some(config.group_ttl),
             max_series: config.max_series,
             max_groups: config.max_groups,
         })),
-        telemetry: telemetry::Telemetry::new(),
+        telemetry,
         start_time: gofmt::unix_nanos_now(),
         push: push::PushSettings {
             mode,

@@ -26,6 +26,7 @@ pub const PROCESS_START_TIME_SECONDS: &str = "process_start_time_seconds";
 pub const PROCESS_VIRTUAL_MEMORY_BYTES: &str = "process_virtual_memory_bytes";
 pub const PROCESS_VIRTUAL_MEMORY_MAX_BYTES: &str = "process_virtual_memory_max_bytes";
 pub const EXPIRED_GROUPS_TOTAL: &str = "pushgate_expired_groups_total";
+pub const HTTP_REFUSALS_TOTAL: &str = "pushgate_http_refusals_total";
 pub const GROUPS: &str = "pushgate_groups";
 pub const GROUPS_LIMIT: &str = "pushgate_groups_limit";
 pub const SERIES: &str = "pushgate_series";
@@ -45,7 +46,7 @@ const fn own(name: &'static str, kind: MetricType, help: &'static str) -> OwnFam
 }
 
 /// Sorted by name; HELP texts are upstream's, word for word.
-static OWN_FAMILIES: [OwnFamily; 18] = [
+static OWN_FAMILIES: [OwnFamily; 19] = [
     own(
         PROCESS_CPU_SECONDS_TOTAL,
         MetricType::Counter,
@@ -105,6 +106,11 @@ static OWN_FAMILIES: [OwnFamily; 18] = [
         GROUPS_LIMIT,
         MetricType::Gauge,
         "Most groups the store may hold, --push.max-groups; 0 = unlimited (pushgate only).",
+    ),
+    own(
+        HTTP_REFUSALS_TOTAL,
+        MetricType::Counter,
+        "Requests and connections the HTTP server refused or closed on its own, by reason (pushgate only).",
     ),
     own(
         SERIES,
@@ -251,6 +257,8 @@ pub struct Telemetry {
     /// Origin of the age-bucket clock.
     started: Instant,
     expired_groups: AtomicU64,
+    /// `pushgate_http_refusals_total` by reason.
+    refusals: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 /// What the store holds and may hold, for the `pushgate_*` gauges.
@@ -276,7 +284,22 @@ impl Telemetry {
             push_sizes: Mutex::new(BTreeMap::new()),
             started: Instant::now(),
             expired_groups: AtomicU64::new(0),
+            refusals: Mutex::new(BTreeMap::new()),
         }
+    }
+
+    /// Shows each of `reasons` in `pushgate_http_refusals_total` from the
+    /// start, at 0, so rates work before the first refusal.
+    pub fn declare_refusal_reasons(&self, reasons: &[&'static str]) {
+        let mut refusals = lock(&self.refusals);
+        for r in reasons {
+            refusals.entry(r).or_insert(0);
+        }
+    }
+
+    /// Counts one refusal by the HTTP server.
+    pub fn count_refusal(&self, reason: &'static str) {
+        *lock(&self.refusals).entry(reason).or_insert(0) += 1;
     }
 
     /// Counts one group dropped by its time to live.
@@ -332,6 +355,7 @@ impl Telemetry {
         }
         families.push(build_info_family());
         families.push(self.requests_family());
+        families.push(self.refusals_family());
         families.push(summary_family(
             HTTP_PUSH_DURATION_SECONDS,
             &lock(&self.push_durations),
@@ -356,6 +380,17 @@ impl Telemetry {
                     Label::new("handler", *handler),
                     Label::new("method", method.as_str()),
                 ],
+                counter(*count as f64),
+            ));
+        }
+        family
+    }
+
+    fn refusals_family(&self) -> MetricFamily {
+        let mut family = new_family(HTTP_REFUSALS_TOTAL);
+        for (reason, count) in lock(&self.refusals).iter() {
+            family.metrics.push(metric(
+                vec![Label::new("reason", *reason)],
                 counter(*count as f64),
             ));
         }
