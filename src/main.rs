@@ -12,6 +12,7 @@ use pushgate::config::{Command, Config};
 use pushgate::model::NameValidation;
 use pushgate::router::{App, ShutdownReason};
 use pushgate::store::{CheckMode, Policy, ReservedFamily, Store};
+use pushgate::tls::{ServerConfigSource, TlsReloader};
 use pushgate::{gofmt, healthcheck, log, persist, push, scrape, server, signals, telemetry};
 
 fn main() -> ExitCode {
@@ -58,6 +59,10 @@ fn run(config: Config) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let tls = match tls_source(&config.web_config_file) {
+        Ok(tls) => tls,
+        Err(()) => return ExitCode::FAILURE,
+    };
     let app = Arc::new(build_app(config, web));
     // Restoring completes before any listener opens (§10).
     let persistence = match persist::start(
@@ -97,9 +102,6 @@ fn run(config: Config) -> ExitCode {
         shutdown_timeout: app.config.shutdown_timeout,
         ..server::Limits::default()
     };
-    // TLS: the web config's tls_server_config becomes a source here once
-    // it is supported; until then such a config is refused at start.
-    let tls: Option<Arc<dyn pushgate::tls::ServerConfigSource>> = None;
     let servers = match server::start(app.clone(), listeners, tls, limits) {
         Ok(s) => s,
         Err(e) => {
@@ -121,6 +123,25 @@ fn run(config: Config) -> ExitCode {
     persist::finish(persistence, &app.store);
     log::info("HTTP server stopped", &[]);
     ExitCode::SUCCESS
+}
+
+/// The web config's `tls_server_config` as a reloading source (every
+/// listener then speaks TLS), or `None` for plain HTTP. Errors are logged.
+fn tls_source(web_config_file: &str) -> Result<Option<Arc<dyn ServerConfigSource>>, ()> {
+    let reloader = match TlsReloader::from_flag(web_config_file) {
+        Ok(Some(reloader)) => Arc::new(reloader),
+        Ok(None) => return Ok(None),
+        Err(e) => {
+            log::error("invalid TLS configuration", &[("err", &e)]);
+            return Err(());
+        }
+    };
+    if let Err(e) = reloader.spawn_watcher() {
+        log::error("cannot start the TLS reload thread", &[("err", &e)]);
+        return Err(());
+    }
+    log::info("TLS is enabled", &[]);
+    Ok(Some(reloader))
 }
 
 fn build_app(config: Config, web: pushgate::auth::WebAuth) -> App {

@@ -32,6 +32,8 @@ mod improvements;
 mod connections;
 // --web.config.file: basic auth per endpoint class, write users, headers, reload (issue 7).
 mod auth;
+// tls_server_config: curl, Python, openssl and rustls clients, client certs, reload (issue 13).
+mod tls;
 // Persistence: restart round trips, corrupt files, locking, kill -9 (issue 4).
 mod persist;
 // Fixtures captured from upstream Pushgateway, pushed back and compared (issue 3).
