@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the test suites talk to: upstream's Pushgateway (for the
 # side-by-side comparison), Python's prometheus_client (a real client), curl,
-# file and systemd-analyze (release and unit checks), chromium and node (UI
-# test), Prometheus and node_exporter (end-to-end suite). The one place that
+# file and systemd-analyze (release and unit checks), openssl (certificates
+# and s_client for the TLS tests), chromium and node (UI test), Prometheus
+# and node_exporter (end-to-end suite). The one place that
 # installs peers: scripts/test.sh and scripts/e2e.sh both call it.
 # Needs root for apt-get (CI and these machines run as root).
 set -euo pipefail
@@ -12,6 +13,7 @@ need_apt=()
 command -v prometheus-pushgateway >/dev/null || need_apt+=(prometheus-pushgateway)
 command -v python3 >/dev/null || need_apt+=(python3)
 command -v curl >/dev/null || need_apt+=(curl)
+command -v openssl >/dev/null || need_apt+=(openssl)
 command -v prometheus >/dev/null || need_apt+=(prometheus)
 command -v prometheus-node-exporter >/dev/null || need_apt+=(prometheus-node-exporter)
 command -v file >/dev/null || need_apt+=(file)
