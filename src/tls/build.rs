@@ -44,10 +44,8 @@ pub fn server_config(tls: &TlsServerConfig) -> Result<ServerConfig, WebConfigErr
         Some(verifier) => builder.with_client_cert_verifier(verifier),
         None => builder.with_no_client_auth(),
     };
-    let (cert_key, key_key) = match &tls.cert {
-        Pem::File(_) => ("cert_file", "key_file"),
-        Pem::Inline(_) => ("cert", "key"),
-    };
+    let cert_key = key_name(&tls.cert, "cert_file", "cert");
+    let key_key = key_name(&tls.key, "key_file", "key");
     let chain = certificates(&tls.cert, cert_key)?;
     let key_bytes = pem_bytes(&tls.key, key_key)?;
     let key = PrivateKeyDer::from_pem_slice(&key_bytes)
@@ -106,10 +104,7 @@ fn client_verifier(
     if tls.client_auth == ClientAuth::NoClientCert {
         return Ok(None);
     }
-    let ca_key = match ca {
-        Pem::File(_) => "client_ca_file",
-        Pem::Inline(_) => "client_ca",
-    };
+    let ca_key = key_name(ca, "client_ca_file", "client_ca");
     let mut roots = RootCertStore::empty();
     for cert in certificates(ca, ca_key)? {
         roots
@@ -165,6 +160,14 @@ fn read_limited(path: &Path) -> std::io::Result<Vec<u8>> {
         )));
     }
     Ok(bytes)
+}
+
+/// The key `pem` was given with: `file_key` or `inline_key`.
+fn key_name<'a>(pem: &Pem, file_key: &'a str, inline_key: &'a str) -> &'a str {
+    match pem {
+        Pem::File(_) => file_key,
+        Pem::Inline(_) => inline_key,
+    }
 }
 
 fn at(key: &str, problem: impl Into<String>) -> WebConfigError {
