@@ -30,6 +30,8 @@ mod lifecycle;
 mod improvements;
 // Connection robustness: idle clients, descriptor exhaustion, bursts (issue 7).
 mod connections;
+// Hostile clients: framing, smuggling, slow and huge requests (issue 13).
+mod hostile;
 // --web.config.file: basic auth per endpoint class, write users, headers, reload (issue 7).
 mod auth;
 // Persistence: restart round trips, corrupt files, locking, kill -9 (issue 4).
