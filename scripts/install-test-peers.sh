@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suites talk to: upstream's Pushgateway (for the
 # side-by-side comparison), Python's prometheus_client (a real client), curl,
-# file and systemd-analyze (release and unit checks), chromium and node (UI
-# test), Prometheus and node_exporter (end-to-end suite). The one place that
+# file and systemd-analyze (release and unit checks), openssl (TLS test
+# certificates), chromium and node (UI test), Prometheus and node_exporter (end-to-end suite). The one place that
 # installs peers: scripts/test.sh and scripts/e2e.sh both call it.
 # Needs root for apt-get (CI and these machines run as root).
 set -euo pipefail
@@ -15,6 +15,8 @@ command -v curl >/dev/null || need_apt+=(curl)
 command -v prometheus >/dev/null || need_apt+=(prometheus)
 command -v prometheus-node-exporter >/dev/null || need_apt+=(prometheus-node-exporter)
 command -v file >/dev/null || need_apt+=(file)
+# Self-signed certificates for the TLS transport tests (src/server/tls_tests.rs).
+command -v openssl >/dev/null || need_apt+=(openssl)
 command -v systemd-analyze >/dev/null || need_apt+=(systemd)
 command -v chromium >/dev/null || need_apt+=(chromium)
 command -v node >/dev/null || need_apt+=(nodejs npm)
