@@ -2,8 +2,9 @@
 # Installs what the test suites talk to: upstream's Pushgateway (for the
 # side-by-side comparison), Python's prometheus_client (a real client), curl,
 # file and systemd-analyze (release and unit checks), openssl (TLS test
-# certificates), chromium and node (UI test), Prometheus and node_exporter (end-to-end suite). The one place that
-# installs peers: scripts/test.sh and scripts/e2e.sh both call it.
+# certificates), chromium and node (UI test), Prometheus and node_exporter
+# (end-to-end suite). The one place that installs peers: scripts/test.sh and
+# scripts/e2e.sh both call it.
 # Needs root for apt-get (CI and these machines run as root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
