@@ -30,6 +30,8 @@ mod lifecycle;
 mod improvements;
 // Connection robustness: idle clients, descriptor exhaustion, bursts (issue 7).
 mod connections;
+// Hostile clients: framing, smuggling, slow and huge requests (issue 13).
+mod hostile;
 // --web.config.file: basic auth per endpoint class, write users, headers, reload (issue 7).
 mod auth;
 // tls_server_config: curl, Python, openssl and rustls clients, client certs, reload (issue 13).

@@ -260,13 +260,15 @@ impl Loop {
         let Some(conn) = slot.conn.take() else {
             return;
         };
+        // Counted before the socket closes, so a client that sees the
+        // close also sees the count.
+        if let Some(r) = refusal {
+            self.service.refused(r);
+        }
         self.epoll.delete(conn.io.fd());
         drop(conn);
         self.free.push(index);
         self.live -= 1;
-        if let Some(r) = refusal {
-            self.service.refused(r);
-        }
     }
 
     fn close_all(&mut self) {

@@ -24,6 +24,8 @@ mod conn;
 mod event_loop;
 pub mod head;
 mod pool;
+#[cfg(test)]
+mod tls_tests;
 mod wire;
 
 /// What the server asks of the application. The router's `App` implements
