@@ -745,7 +745,11 @@ impl Loop {
                 expect_continue: head.expect_continue,
                 framed,
             });
-            self.submit(token, Job::Admit { token, req });
+            if self.service.admits_every_head() {
+                self.on_admitted(token, req, Ok(()));
+            } else {
+                self.submit(token, Job::Admit { token, req });
+            }
         }
     }
 
