@@ -197,6 +197,12 @@ impl WebAuth {
         }
     }
 
+    /// True if a web config file is in force (even one without users: its
+    /// rate limit, headers or a broken reload still apply).
+    pub fn is_enabled(&self) -> bool {
+        self.inner.is_some()
+    }
+
     /// How many bcrypt verifications ran since start (cache misses).
     pub fn bcrypt_calls(&self) -> u64 {
         self.inner

@@ -1317,7 +1317,7 @@ mod tests {
         }
         assert!(help.contains("--persistence.interval=\"5m0s\""));
         assert!(help.contains("[pushgate] Delete groups"));
-        assert_eq!(help.matches("      [pushgate] ").count(), 11);
+        assert_eq!(help.matches("      [pushgate] ").count(), 17);
     }
 
     #[test]

@@ -371,6 +371,10 @@ impl crate::server::Service for App {
         }
     }
 
+    fn admits_every_head(&self) -> bool {
+        !self.web.is_enabled()
+    }
+
     fn handle(&self, req: &Request, admitted: bool) -> Response {
         if !admitted {
             return App::handle(self, req);

@@ -818,6 +818,7 @@ mod tests {
                 EXPIRED_GROUPS_TOTAL,
                 GROUPS,
                 GROUPS_LIMIT,
+                HTTP_REFUSALS_TOTAL,
                 SERIES,
                 SERIES_LIMIT
             ]

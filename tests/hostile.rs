@@ -100,15 +100,15 @@ struct AuthFile(PathBuf);
 
 impl AuthFile {
     fn new(name: &str) -> AuthFile {
+        let hash = bcrypt::hash("p", 4).expect("bcrypt");
+        AuthFile::with_text(name, &format!("basic_auth_users:\n  u: {hash}\n"))
+    }
+
+    fn with_text(name: &str, text: &str) -> AuthFile {
         let dir =
             std::env::temp_dir().join(format!("pushgate-it-hostile-{}-{name}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
-        let hash = bcrypt::hash("p", 4).expect("bcrypt");
-        std::fs::write(
-            dir.join("web.yml"),
-            format!("basic_auth_users:\n  u: {hash}\n"),
-        )
-        .expect("write web config");
+        std::fs::write(dir.join("web.yml"), text).expect("write web config");
         AuthFile(dir)
     }
 
@@ -828,4 +828,20 @@ fn head_timeout_closes_trickling_heads() {
     assert!(started.elapsed() < Duration::from_secs(8));
     assert!(refusals(&gw, "head_timeout") >= 1.0);
     assert!(refusals(&gw, "body_timeout") >= 1.0);
+}
+
+// Admission on the head and handling of the body are one request: the
+// rate limit is charged once, not twice.
+#[test]
+fn rate_limit_is_charged_once_per_request_with_a_body() {
+    if upstream() {
+        return;
+    }
+    let config = AuthFile::with_text("rl", "rate_limit:\n  interval: 1h\n  burst: 3\n");
+    let gw = Gateway::start(&[&config.flag()]);
+    for i in 0..3 {
+        let resp = gw.put(&format!("/metrics/job/rl{i}"), b"rl 1\n");
+        assert_eq!(resp.status, 200, "push {i}: {}", resp.text());
+    }
+    assert_eq!(gw.put("/metrics/job/rl3", b"rl 1\n").status, 429);
 }

@@ -37,6 +37,13 @@ pub trait Service: Send + Sync + 'static {
     /// Called only for requests with a body.
     fn admit(&self, head: &Request) -> Result<(), Response>;
 
+    /// True if [`Service::admit`] would pass every head right now (no
+    /// authentication or rate limit configured): the body is then read
+    /// without a round trip through a worker.
+    fn admits_every_head(&self) -> bool {
+        false
+    }
+
     /// Answers a complete request. `admitted` is true when [`Service::admit`]
     /// already passed for this request, so authentication and the rate limit
     /// must not be charged again; bodiless requests come here directly with

@@ -7,6 +7,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::http::{Response, ResponseBody};
 use crate::log;
 
+/// Bodies up to this size are copied behind the head; larger ones and
+/// shared pieces are written from where they are.
+const SMALL_BODY: usize = 16 * 1024;
+
 /// How the connection continues after a response.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Framed {
@@ -40,8 +44,15 @@ impl Output {
     }
 
     pub fn response(resp: Response, how: Framed) -> Output {
-        let head = encode_head(&resp, how);
-        let body = (!how.head_only && !resp.body.is_empty()).then_some(resp.body);
+        let mut head = encode_head(&resp, how);
+        let mut body = (!how.head_only && !resp.body.is_empty()).then_some(resp.body);
+        // A small body goes out with the head in one write (one packet).
+        if let Some(ResponseBody::Bytes(bytes)) = &body {
+            if bytes.len() <= SMALL_BODY {
+                head.extend_from_slice(bytes);
+                body = None;
+            }
+        }
         Output {
             head,
             head_pos: 0,
