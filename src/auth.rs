@@ -87,9 +87,10 @@ struct Active {
     bucket: Option<Arc<TokenBucket>>,
 }
 
-/// What identifies a version of the file without reading it.
+/// What identifies a version of a file without reading it (also used by
+/// `tls` for certificate files).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct FileStamp {
+pub(crate) struct FileStamp {
     modified: Option<SystemTime>,
     len: u64,
     dev: u64,
@@ -97,7 +98,7 @@ struct FileStamp {
 }
 
 impl FileStamp {
-    fn of(path: &Path) -> std::io::Result<FileStamp> {
+    pub(crate) fn of(path: &Path) -> std::io::Result<FileStamp> {
         let meta = std::fs::metadata(path)?;
         Ok(FileStamp {
             modified: meta.modified().ok(),
@@ -210,6 +211,12 @@ impl WebAuth {
                 log::error("Unable to parse configuration", &[("err", err)]);
             }
         }
+    }
+
+    /// True if a web config file is in force (even one without users: its
+    /// rate limit, headers or a broken reload still apply).
+    pub fn is_enabled(&self) -> bool {
+        self.inner.is_some()
     }
 
     /// How many bcrypt verifications ran since start (cache misses).

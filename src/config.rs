@@ -59,8 +59,19 @@ pub struct Config {
     pub max_series: usize,
     /// Most groups the store may hold; 0 = unlimited.
     pub max_groups: usize,
-    /// Connections silent for longer are closed; zero disables the reaper.
+    /// Keep-alive connections without a request for longer are closed;
+    /// zero = never.
     pub idle_timeout: Duration,
+    /// A request head (or TLS handshake) must arrive within this.
+    pub read_header_timeout: Duration,
+    /// A request body must arrive within this after its head.
+    pub read_timeout: Duration,
+    /// A response must be taken by the client within this.
+    pub write_timeout: Duration,
+    /// Open client connections at most.
+    pub max_connections: usize,
+    /// In-flight requests may finish within this at shutdown.
+    pub shutdown_timeout: Duration,
     /// Bounds on one push (0 = unlimited for each).
     pub push_limits: PushLimits,
     pub health_includes_scrape: bool,
@@ -91,6 +102,11 @@ impl Default for Config {
             max_groups: 0,
             push_limits: PushLimits::default(),
             idle_timeout: Duration::from_secs(120),
+            read_header_timeout: Duration::from_secs(30),
+            read_timeout: Duration::from_secs(300),
+            write_timeout: Duration::from_secs(300),
+            max_connections: 4096,
+            shutdown_timeout: Duration::from_secs(5),
             health_includes_scrape: false,
         }
     }
@@ -107,6 +123,7 @@ pub struct PushLimits {
     pub labels_per_series: usize,
     pub label_name_bytes: usize,
     pub label_value_bytes: usize,
+    pub metric_name_bytes: usize,
 }
 
 impl Default for PushLimits {
@@ -117,6 +134,7 @@ impl Default for PushLimits {
             labels_per_series: 128,
             label_name_bytes: 1024,
             label_value_bytes: 64 * 1024,
+            metric_name_bytes: 1024,
         }
     }
 }
@@ -218,6 +236,27 @@ impl Config {
                 gofmt::format_duration(self.idle_timeout),
             ),
             (
+                "web.read-header-timeout",
+                gofmt::format_duration(self.read_header_timeout),
+            ),
+            (
+                "web.read-timeout",
+                gofmt::format_duration(self.read_timeout),
+            ),
+            (
+                "web.write-timeout",
+                gofmt::format_duration(self.write_timeout),
+            ),
+            ("web.max-connections", self.max_connections.to_string()),
+            (
+                "web.shutdown-timeout",
+                gofmt::format_duration(self.shutdown_timeout),
+            ),
+            (
+                "push.max-metric-name-length",
+                self.push_limits.metric_name_bytes.to_string(),
+            ),
+            (
                 "push.max-families-per-push",
                 self.push_limits.families.to_string(),
             ),
@@ -284,6 +323,16 @@ impl Config {
         flags.set_parsed("--push.max-series", parse_count, &mut c.max_series)?;
         flags.set_parsed("--push.max-groups", parse_count, &mut c.max_groups)?;
         flags.set_parsed("--web.idle-timeout", parse_duration, &mut c.idle_timeout)?;
+        let t = &mut c.read_header_timeout;
+        flags.set_parsed("--web.read-header-timeout", parse_positive_duration, t)?;
+        let t = &mut c.read_timeout;
+        flags.set_parsed("--web.read-timeout", parse_positive_duration, t)?;
+        let t = &mut c.write_timeout;
+        flags.set_parsed("--web.write-timeout", parse_positive_duration, t)?;
+        let n = &mut c.max_connections;
+        flags.set_parsed("--web.max-connections", parse_positive_count, n)?;
+        let t = &mut c.shutdown_timeout;
+        flags.set_parsed("--web.shutdown-timeout", parse_duration, t)?;
         let l = &mut c.push_limits;
         flags.set_parsed("--push.max-families-per-push", parse_count, &mut l.families)?;
         flags.set_parsed("--push.max-series-per-push", parse_count, &mut l.series)?;
@@ -301,6 +350,11 @@ impl Config {
             "--push.max-label-value-length",
             parse_count,
             &mut l.label_value_bytes,
+        )?;
+        flags.set_parsed(
+            "--push.max-metric-name-length",
+            parse_count,
+            &mut l.metric_name_bytes,
         )?;
         let health = &mut c.health_includes_scrape;
         flags.set_bool("--web.health-includes-scrape", health)?;
@@ -441,7 +495,32 @@ const FLAGS: &[FlagSpec] = &[
     own(
         "--web.idle-timeout",
         Kind::Value,
-        "Close client connections silent for this long (tiny_http has no timeouts); 0s = never.",
+        "Close keep-alive connections without a request for this long; 0s = never.",
+    ),
+    own(
+        "--web.read-header-timeout",
+        Kind::Value,
+        "Close connections whose request head (or TLS handshake) takes longer.",
+    ),
+    own(
+        "--web.read-timeout",
+        Kind::Value,
+        "Close connections whose request body takes longer after its head.",
+    ),
+    own(
+        "--web.write-timeout",
+        Kind::Value,
+        "Close connections that take longer to read a response.",
+    ),
+    own(
+        "--web.max-connections",
+        Kind::Value,
+        "Most open client connections; beyond, the oldest without a request is closed, else 503.",
+    ),
+    own(
+        "--web.shutdown-timeout",
+        Kind::Value,
+        "On SIGTERM, SIGINT or /-/quit, let in-flight requests finish for this long.",
     ),
     own(
         "--push.max-families-per-push",
@@ -467,6 +546,11 @@ const FLAGS: &[FlagSpec] = &[
         "--push.max-label-value-length",
         Kind::Value,
         "Longest label value in bytes; longer get 400. 0 = no limit.",
+    ),
+    own(
+        "--push.max-metric-name-length",
+        Kind::Value,
+        "Longest metric name in bytes; longer get 400. 0 = no limit.",
     ),
     own(
         "--push.max-groups",
@@ -774,6 +858,26 @@ fn duration_component(text: &str) -> Option<(u128, &str)> {
 
 /// Parses a byte count: digits, optionally followed by `KiB`, `MiB` or `GiB`.
 /// A plain non-negative count.
+fn parse_positive_duration(text: &str) -> Result<Duration, String> {
+    parse_duration(text).and_then(|d| {
+        if d.is_zero() {
+            Err("must be more than 0s".to_string())
+        } else {
+            Ok(d)
+        }
+    })
+}
+
+fn parse_positive_count(text: &str) -> Result<usize, String> {
+    parse_count(text).and_then(|n| {
+        if n == 0 {
+            Err("must be at least 1".to_string())
+        } else {
+            Ok(n)
+        }
+    })
+}
+
 fn parse_count(text: &str) -> Result<usize, String> {
     text.parse::<usize>()
         .map_err(|_| "expected a non-negative integer".to_string())
@@ -994,6 +1098,7 @@ mod tests {
             ("push.max-label-name-length", "1024"),
             ("push.max-label-value-length", "65536"),
             ("push.max-labels-per-series", "128"),
+            ("push.max-metric-name-length", "1024"),
             ("push.max-series", "0"),
             ("push.max-series-per-push", "1000000"),
             ("web.config.file", ""),
@@ -1003,9 +1108,14 @@ mod tests {
             ("web.health-includes-scrape", "false"),
             ("web.idle-timeout", "2m0s"),
             ("web.listen-address", ":9091"),
+            ("web.max-connections", "4096"),
+            ("web.read-header-timeout", "30s"),
+            ("web.read-timeout", "5m0s"),
             ("web.route-prefix", ""),
+            ("web.shutdown-timeout", "5s"),
             ("web.systemd-socket", "false"),
             ("web.telemetry-path", "/metrics"),
+            ("web.write-timeout", "5m0s"),
         ];
         let actual = Config::default().flag_values();
         let actual: Vec<(&str, &str)> = actual.iter().map(|(n, v)| (*n, v.as_str())).collect();
@@ -1207,7 +1317,7 @@ mod tests {
         }
         assert!(help.contains("--persistence.interval=\"5m0s\""));
         assert!(help.contains("[pushgate] Delete groups"));
-        assert_eq!(help.matches("      [pushgate] ").count(), 11);
+        assert_eq!(help.matches("      [pushgate] ").count(), 17);
     }
 
     #[test]

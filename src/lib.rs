@@ -3,7 +3,7 @@
 //!
 //! The crate is a library with one binary (`src/main.rs`) so that fuzz
 //! targets and benchmarks can call the parsers directly. Data flows one way:
-//! `server` (the only module naming tiny_http) → `router` → `push` (URL,
+//! `server` (the only module that knows sockets) → `router` → `push` (URL,
 //! `body`, `exposition`/`proto` decoding) → `store` → `scrape`/`api`/`ui`
 //! rendering; `persist` sits beside the store and `model` is the shared
 //! vocabulary.
@@ -24,7 +24,6 @@ pub mod model;
 pub mod persist;
 pub mod proto;
 pub mod push;
-pub mod reaper;
 pub mod router;
 pub mod scrape;
 pub mod server;

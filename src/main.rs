@@ -13,9 +13,8 @@ use pushgate::config::{Command, Config};
 use pushgate::model::NameValidation;
 use pushgate::router::{App, ShutdownReason};
 use pushgate::store::{CheckMode, Policy, ReservedFamily, Store};
-use pushgate::{
-    gofmt, healthcheck, log, persist, push, reaper, scrape, server, signals, telemetry,
-};
+use pushgate::tls::{ServerConfigSource, TlsReloader};
+use pushgate::{gofmt, healthcheck, log, persist, push, scrape, server, signals, telemetry};
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
@@ -48,7 +47,6 @@ fn main() -> ExitCode {
 
 fn run(config: Config) -> ExitCode {
     log::init(config.log_level, config.log_format);
-    server::watch_library_panics();
     if let Err(e) = signals::block_termination_signals() {
         log::error("cannot block termination signals", &[("err", &e)]);
         return ExitCode::FAILURE;
@@ -68,6 +66,10 @@ fn run(config: Config) -> ExitCode {
             log::error("invalid web config", &[("err", &e)]);
             return ExitCode::FAILURE;
         }
+    };
+    let tls = match tls_source(&config.web_config_file) {
+        Ok(tls) => tls,
+        Err(()) => return ExitCode::FAILURE,
     };
     let app = Arc::new(build_app(config, web));
     // Restoring completes before any listener opens (§10).
@@ -99,14 +101,17 @@ fn run(config: Config) -> ExitCode {
     *app.shutdown.lock().unwrap_or_else(|p| p.into_inner()) = Some(tx.clone());
     spawn_signal_waiter(tx, app.clone());
     spawn_expiry(app.clone());
-    let ports: Vec<u16> = listeners
-        .iter()
-        .filter_map(|l| l.local_addr().ok().map(|a| a.port()))
-        .collect();
-    if !app.config.idle_timeout.is_zero() {
-        reaper::spawn(ports, app.config.idle_timeout);
-    }
-    let servers = match server::start(app.clone(), listeners) {
+    let limits = server::Limits {
+        read_header_timeout: app.config.read_header_timeout,
+        read_timeout: app.config.read_timeout,
+        write_timeout: app.config.write_timeout,
+        idle_timeout: app.config.idle_timeout,
+        max_connections: app.config.max_connections,
+        max_body_bytes: app.config.max_body_bytes,
+        shutdown_timeout: app.config.shutdown_timeout,
+        ..server::Limits::default()
+    };
+    let servers = match server::start(app.clone(), listeners, tls, limits) {
         Ok(s) => s,
         Err(e) => {
             log::error("cannot start HTTP server", &[("err", &e)]);
@@ -129,6 +134,25 @@ fn run(config: Config) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// The web config's `tls_server_config` as a reloading source (every
+/// listener then speaks TLS), or `None` for plain HTTP. Errors are logged.
+fn tls_source(web_config_file: &str) -> Result<Option<Arc<dyn ServerConfigSource>>, ()> {
+    let reloader = match TlsReloader::from_flag(web_config_file) {
+        Ok(Some(reloader)) => Arc::new(reloader),
+        Ok(None) => return Ok(None),
+        Err(e) => {
+            log::error("invalid TLS configuration", &[("err", &e)]);
+            return Err(());
+        }
+    };
+    if let Err(e) = reloader.spawn_watcher() {
+        log::error("cannot start the TLS reload thread", &[("err", &e)]);
+        return Err(());
+    }
+    log::info("TLS is enabled", &[]);
+    Ok(Some(reloader))
+}
+
 fn build_app(config: Config, web: pushgate::auth::WebAuth) -> App {
     let mode = if config.disable_consistency_check {
         CheckMode::Unchecked
@@ -147,13 +171,16 @@ fn build_app(config: Config, web: pushgate::auth::WebAuth) -> App {
             kind: f.kind,
         })
         .collect();
+    let telemetry = telemetry::Telemetry::new();
+    let reasons: Vec<&'static str> = server::Refusal::ALL.iter().map(|r| r.as_str()).collect();
+    telemetry.declare_refusal_reasons(&reasons);
     App {
         store: Arc::new(Store::new(reserved, mode, names).with_policy(Policy {
             default_ttl: (!config.group_ttl.is_zero()).then_some(config.group_ttl),
             max_series: config.max_series,
             max_groups: config.max_groups,
         })),
-        telemetry: telemetry::Telemetry::new(),
+        telemetry,
         start_time: gofmt::unix_nanos_now(),
         push: push::PushSettings {
             mode,

@@ -364,6 +364,20 @@ fn check_limits(
             ),
         ));
     }
+    for f in families {
+        if over(limits.metric_name_bytes, f.name.len()) {
+            let head: String = f.name.chars().take(40).collect();
+            return Err((
+                400,
+                format!(
+                    "metric name {:?}... is {} bytes long, more than the {} allowed by --push.max-metric-name-length",
+                    head,
+                    f.name.len(),
+                    limits.metric_name_bytes
+                ),
+            ));
+        }
+    }
     let all_labels = families
         .iter()
         .flat_map(|f| f.metrics.iter().map(move |m| (f.name.as_str(), m)));
@@ -684,6 +698,7 @@ mod tests {
             labels_per_series: 2,
             label_name_bytes: 5,
             label_value_bytes: 4,
+            metric_name_bytes: 6,
         };
         let cases: &[(&str, &[u8], u16, &str)] = &[
             ("within all limits", b"a{x=\"1\"} 1\nb 2\n", 200, ""),
@@ -716,6 +731,12 @@ mod tests {
                 b"a{x=\"12345\"} 1\n",
                 400,
                 "--push.max-label-value-length",
+            ),
+            (
+                "long metric name",
+                b"abcdefg 1\n",
+                400,
+                "--push.max-metric-name-length",
             ),
         ];
         for (scenario, body, status, needle) in cases {

@@ -105,7 +105,12 @@ const GROUPS_METHODS: &[&str] = &["DELETE", "OPTIONS"];
 impl App {
     /// Answers one request. Never panics: a panic inside a handler becomes 500.
     pub fn handle(&self, req: &Request) -> Response {
-        match catch_unwind(AssertUnwindSafe(|| self.web.guard(req, || self.route(req)))) {
+        self.caught(req, || self.web.guard(req, || self.route(req)))
+    }
+
+    /// Runs `f`, answering 500 if it panics.
+    fn caught(&self, req: &Request, f: impl FnOnce() -> Response) -> Response {
+        match catch_unwind(AssertUnwindSafe(f)) {
             Ok(resp) => resp,
             Err(panic) => {
                 let what = panic
@@ -352,6 +357,35 @@ impl App {
             return redirect(&req.method, code_for(&req.method), &location);
         }
         Response::not_found()
+    }
+}
+
+/// The HTTP server's view of the application: authentication and the rate
+/// limit are decided on the head (`admit`) for requests with a body, and
+/// charged once: an admitted request is not checked again.
+impl crate::server::Service for App {
+    fn admit(&self, head: &Request) -> Result<(), Response> {
+        match self.web.check(head, crate::auth::Access::of(&head.method)) {
+            Some(reject) => Err(reject),
+            None => Ok(()),
+        }
+    }
+
+    fn admits_every_head(&self) -> bool {
+        !self.web.is_enabled()
+    }
+
+    fn handle(&self, req: &Request, admitted: bool) -> Response {
+        if !admitted {
+            return App::handle(self, req);
+        }
+        let mut resp = self.caught(req, || self.route(req));
+        crate::auth::add_headers(&mut resp, &self.web.extra_headers());
+        resp
+    }
+
+    fn refused(&self, reason: crate::server::Refusal) {
+        self.telemetry.count_refusal(reason.as_str());
     }
 }
 

@@ -27,6 +27,7 @@ pub const PROCESS_START_TIME_SECONDS: &str = "process_start_time_seconds";
 pub const PROCESS_VIRTUAL_MEMORY_BYTES: &str = "process_virtual_memory_bytes";
 pub const PROCESS_VIRTUAL_MEMORY_MAX_BYTES: &str = "process_virtual_memory_max_bytes";
 pub const EXPIRED_GROUPS_TOTAL: &str = "pushgate_expired_groups_total";
+pub const HTTP_REFUSALS_TOTAL: &str = "pushgate_http_refusals_total";
 pub const GROUPS: &str = "pushgate_groups";
 pub const GROUPS_LIMIT: &str = "pushgate_groups_limit";
 pub const PERSISTENCE_DURATION_SECONDS: &str = "pushgate_persistence_duration_seconds";
@@ -51,7 +52,7 @@ const fn own(name: &'static str, kind: MetricType, help: &'static str) -> OwnFam
 }
 
 /// Sorted by name; HELP texts are upstream's, word for word.
-static OWN_FAMILIES: [OwnFamily; 23] = [
+static OWN_FAMILIES: [OwnFamily; 24] = [
     own(
         PROCESS_CPU_SECONDS_TOTAL,
         MetricType::Counter,
@@ -111,6 +112,11 @@ static OWN_FAMILIES: [OwnFamily; 23] = [
         GROUPS_LIMIT,
         MetricType::Gauge,
         "Most groups the store may hold, --push.max-groups; 0 = unlimited (pushgate only).",
+    ),
+    own(
+        HTTP_REFUSALS_TOTAL,
+        MetricType::Counter,
+        "Requests and connections the HTTP server refused or closed on its own, by reason (pushgate only).",
     ),
     own(
         PERSISTENCE_DURATION_SECONDS,
@@ -284,6 +290,8 @@ pub struct Telemetry {
     expired_groups: AtomicU64,
     /// Filled by `persist`'s snapshot writes; exposed once enabled.
     pub persistence: Arc<PersistenceStats>,
+    /// `pushgate_http_refusals_total` by reason.
+    refusals: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 /// The outcome of persistence snapshots: written by the snapshot timer,
@@ -378,7 +386,22 @@ impl Telemetry {
             started: Instant::now(),
             expired_groups: AtomicU64::new(0),
             persistence: Arc::default(),
+            refusals: Mutex::new(BTreeMap::new()),
         }
+    }
+
+    /// Shows each of `reasons` in `pushgate_http_refusals_total` from the
+    /// start, at 0, so rates work before the first refusal.
+    pub fn declare_refusal_reasons(&self, reasons: &[&'static str]) {
+        let mut refusals = lock(&self.refusals);
+        for r in reasons {
+            refusals.entry(r).or_insert(0);
+        }
+    }
+
+    /// Counts one refusal by the HTTP server.
+    pub fn count_refusal(&self, reason: &'static str) {
+        *lock(&self.refusals).entry(reason).or_insert(0) += 1;
     }
 
     /// Counts one group dropped by its time to live.
@@ -435,6 +458,7 @@ impl Telemetry {
         families.extend(self.persistence.families());
         families.push(build_info_family());
         families.push(self.requests_family());
+        families.push(self.refusals_family());
         families.push(summary_family(
             HTTP_PUSH_DURATION_SECONDS,
             &lock(&self.push_durations),
@@ -459,6 +483,17 @@ impl Telemetry {
                     Label::new("handler", *handler),
                     Label::new("method", method.as_str()),
                 ],
+                counter(*count as f64),
+            ));
+        }
+        family
+    }
+
+    fn refusals_family(&self) -> MetricFamily {
+        let mut family = new_family(HTTP_REFUSALS_TOTAL);
+        for (reason, count) in lock(&self.refusals).iter() {
+            family.metrics.push(metric(
+                vec![Label::new("reason", *reason)],
                 counter(*count as f64),
             ));
         }
@@ -909,6 +944,7 @@ mod tests {
                 EXPIRED_GROUPS_TOTAL,
                 GROUPS,
                 GROUPS_LIMIT,
+                HTTP_REFUSALS_TOTAL,
                 PERSISTENCE_DURATION_SECONDS,
                 PERSISTENCE_FAILURES_TOTAL,
                 PERSISTENCE_FILE_BYTES,

@@ -32,8 +32,12 @@ mod improvements;
 mod shards;
 // Connection robustness: idle clients, descriptor exhaustion, bursts (§17.6).
 mod connections;
+// Hostile clients: framing, smuggling, slow and huge requests (§17.6).
+mod hostile;
 // --web.config.file: basic auth per endpoint class, write users, headers, reload (§14).
 mod auth;
+// tls_server_config: curl, Python, openssl and rustls clients, client certs, reload (§14).
+mod tls;
 // Persistence: restart round trips, corrupt files, locking, kill -9 (§12).
 mod persist;
 // Fixtures captured from upstream Pushgateway, pushed back and compared (§7, §8).
