@@ -9,6 +9,8 @@
 //! Each function panics when its property fails; that is the crash.
 
 pub use body_decode::{body_decode, HeapProbe};
+pub use chunked_decode::chunked_decode;
+pub use http_head::http_head;
 pub use proto_decode::proto_decode;
 pub use push_path::push_path;
 pub use shared::{base64url, comparable, render_families};
@@ -20,13 +22,150 @@ pub type Check = fn(&[u8]);
 
 /// Every target by name, as the directories under `fuzz/regressions/` and
 /// `fuzz/seeds/` are named; `body_decode` runs without a heap probe.
-pub const TARGETS: [(&str, Check); 5] = [
+pub const TARGETS: [(&str, Check); 7] = [
     ("text_parse", text_parse),
     ("proto_decode", proto_decode),
     ("push_path", push_path),
     ("body_decode", |data| body_decode(data, None)),
     ("store_push", store_push),
+    ("http_head", http_head),
+    ("chunked_decode", chunked_decode),
 ];
+
+mod http_head {
+    // Request heads: never panics; an accepted head is self-delimiting, has
+    // a clean target and header values, framing that agrees with its fields,
+    // and its end is found by the I/O loop's incremental search.
+
+    use pushgate::server::head::{self, Framing, MAX_HEAD_BYTES};
+
+    pub fn http_head(data: &[u8]) {
+        let Ok(Some((head, n))) = head::parse(data) else {
+            return;
+        };
+        assert!(n <= data.len() && n <= MAX_HEAD_BYTES);
+        // The head alone parses to the same head: nothing after it mattered.
+        assert_eq!(head::parse(&data[..n]), Ok(Some((head.clone(), n))));
+        // The loop only parses once it has seen the blank line, whichever
+        // byte arrived last.
+        assert!(head::may_be_complete(&data[..n], 0));
+        assert!(head::may_be_complete(&data[..n], n - 1));
+        assert!(head.target.starts_with('/') || head.target == "*");
+        assert!(!head.target.bytes().any(|b| b <= b' ' || b == 0x7f));
+        for (name, value) in &head.headers {
+            assert!(!name.is_empty());
+            assert!(!value.contains(['\r', '\n', '\0']), "{value:?}");
+        }
+        let fields = |want: &str| {
+            head.headers
+                .iter()
+                .filter(|(n, _)| n.eq_ignore_ascii_case(want))
+                .map(|(_, v)| v.clone())
+                .collect::<Vec<_>>()
+        };
+        let te = fields("transfer-encoding");
+        let cl = fields("content-length");
+        match head.framing {
+            Framing::Chunked => {
+                assert_eq!(te.len(), 1);
+                assert!(te[0].eq_ignore_ascii_case("chunked"));
+                assert!(cl.is_empty());
+                assert_eq!(head.minor_version, 1);
+            }
+            Framing::Length(k) => {
+                assert!(te.is_empty());
+                assert!(k > 0 && k <= i64::MAX as u64);
+                assert!(cl.iter().all(|v| v.parse::<u64>() == Ok(k)), "{cl:?}");
+            }
+            Framing::Empty => {
+                assert!(te.is_empty());
+                assert!(cl.iter().all(|v| v.parse::<u64>() == Ok(0)), "{cl:?}");
+            }
+        }
+    }
+}
+
+mod chunked_decode {
+    // The chunked decoder: never panics; fed in pieces (split points from the
+    // first input byte) it gives exactly what it gives fed at once; it never
+    // outputs more than it consumed, and a decoded body re-encoded as chunks
+    // decodes to itself.
+
+    use pushgate::server::chunked::{ChunkError, ChunkedDecoder};
+
+    #[derive(Debug, PartialEq)]
+    struct Outcome {
+        result: Result<usize, ChunkError>,
+        out: Vec<u8>,
+        done: bool,
+    }
+
+    fn at_once(input: &[u8]) -> Outcome {
+        let mut d = ChunkedDecoder::new();
+        let mut out = Vec::new();
+        let result = d.feed(input, &mut out);
+        Outcome {
+            result,
+            out,
+            done: d.is_done(),
+        }
+    }
+
+    fn in_pieces(input: &[u8], step: usize) -> Outcome {
+        let mut d = ChunkedDecoder::new();
+        let mut out = Vec::new();
+        let mut used = 0;
+        for piece in input.chunks(step) {
+            match d.feed(piece, &mut out) {
+                Ok(n) => {
+                    used += n;
+                    if d.is_done() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    return Outcome {
+                        result: Err(e),
+                        out,
+                        done: d.is_done(),
+                    }
+                }
+            }
+        }
+        Outcome {
+            result: Ok(used),
+            out,
+            done: d.is_done(),
+        }
+    }
+
+    pub fn chunked_decode(data: &[u8]) {
+        let Some((&control, input)) = data.split_first() else {
+            return;
+        };
+        let whole = at_once(input);
+        if let Ok(n) = whole.result {
+            assert!(n <= input.len());
+            assert!(whole.out.len() <= n);
+            assert!(whole.done || n == input.len());
+        }
+        let step = usize::from(control % 16) + 1;
+        assert_eq!(in_pieces(input, step), whole, "step {step}");
+        if whole.done {
+            let mut again = Vec::new();
+            for chunk in whole.out.chunks(usize::from(control) + 1) {
+                again.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+                again.extend_from_slice(chunk);
+                again.extend_from_slice(b"\r\n");
+            }
+            again.extend_from_slice(b"0\r\n\r\n");
+            let decoded = at_once(&again);
+            assert!(decoded.done);
+            assert_eq!(decoded.out, whole.out);
+            assert_eq!(decoded.result, Ok(again.len()));
+        }
+    }
+}
 
 mod text_parse {
     // Text exposition parser: never panics, and whatever it accepts renders to

@@ -219,7 +219,7 @@ fn framing(headers: &[(String, String)], minor_version: u8) -> Result<Framing, H
     let cl = values("content-length");
     if !te.is_empty() {
         if minor_version == 0 {
-            // RFC 9112 §6.1: an HTTP/1.0 message with Transfer-Encoding has
+            // RFC 9112, section 6.1: an HTTP/1.0 message with Transfer-Encoding has
             // faulty framing. Go ignores the field, which a proxy may not.
             return Err(HeadError::BadFraming(
                 "Transfer-Encoding in an HTTP/1.0 request",
@@ -230,7 +230,7 @@ fn framing(headers: &[(String, String)], minor_version: u8) -> Result<Framing, H
             return Err(HeadError::UnsupportedTransferEncoding);
         }
         if !cl.is_empty() {
-            // RFC 9112 §6.3: may be rejected; the connection closes either way.
+            // RFC 9112, section 6.3: may be rejected; the connection closes either way.
             return Err(HeadError::BadFraming(
                 "both Transfer-Encoding and Content-Length",
             ));
