@@ -25,6 +25,13 @@ fn main() -> ExitCode {
             .collect();
         return ExitCode::from(healthcheck::run(&rest));
     }
+    if args.first().is_some_and(|a| a == "import") {
+        let rest: Vec<String> = args[1..]
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        return ExitCode::from(persist::upstream::run_import_command(&rest));
+    }
     match Config::from_args(args) {
         Ok(Command::Run(config)) => run(*config),
         Ok(Command::Help(text)) | Ok(Command::Version(text)) => {

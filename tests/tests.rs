@@ -38,3 +38,5 @@ mod persist;
 mod fixtures_upstream;
 // Hostile bodies (fuzz-style, fixed seed): no crash, store untouched (issues 3, 7).
 mod robustness;
+// Migration from upstream: its persistence file, wire and log compatibility (issue 17).
+mod migrate;

@@ -36,7 +36,19 @@
 //! be unique, and trailing bytes are an error. Any failure makes the file
 //! *corrupt*: it is moved aside (never overwritten) and the store starts empty.
 //! A new format gets a new version number; old versions are refused, not
-//! guessed at. Upstream's Go gob files fail the magic check.
+//! guessed at.
+//!
+//! # Upstream's file
+//!
+//! A file without the magic that starts like a Go gob stream is read as
+//! upstream Pushgateway's persistence file ([`upstream`], issue 17), since
+//! both share `--persistence.file`. Its groups are restored, the original
+//! is kept as `<file>.upstream` (a hard link: same bytes, same times; or
+//! `<file>.upstream-<unix seconds>` if taken), and pushgate's snapshot is
+//! written to `<file>` at once; INFO `imported upstream persistence file`
+//! gives the counts and where the original went. Groups that cannot be used
+//! are skipped with a WARN each; a stream that cannot be read at all is
+//! corrupt like any other damaged file.
 
 use std::collections::hash_map::RandomState;
 use std::fmt;
@@ -54,6 +66,9 @@ use fs2::FileExt;
 
 use crate::log;
 use crate::model::{GroupingKey, Label};
+
+mod gob;
+pub mod upstream;
 use crate::proto;
 use crate::store::{series_hashes, GroupSnapshot, RestoredGroup, Store, TimestampedFamily};
 
@@ -76,6 +91,8 @@ const TEMP_INFIX: &str = ".in_progress.";
 const LOCK_SUFFIX: &str = ".lock";
 /// Suffix of a data file that could not be loaded and was moved aside.
 const CORRUPT_SUFFIX: &str = ".corrupt";
+/// Suffix under which an imported upstream file is kept.
+const UPSTREAM_SUFFIX: &str = ".upstream";
 /// Write buffer for snapshots: few syscalls without holding the whole file.
 const WRITE_BUFFER: usize = 256 * 1024;
 /// How long the idle timer sleeps before looking at the stop flag again.
@@ -263,7 +280,8 @@ struct TimerState {
 }
 
 /// Takes the lock on `path`, removes stale temporary files, and restores
-/// `store` from the file. A missing file leaves the store empty. A file that
+/// `store` from the file (pushgate's format or upstream's, see the module
+/// docs). A missing file leaves the store empty. A file that
 /// cannot be read or decoded is moved aside to `<path>.corrupt` (or
 /// `<path>.corrupt-<unix seconds>` if that exists), logged as ERROR
 /// `could not load persisted metrics`, and the store stays empty.
@@ -277,8 +295,9 @@ pub fn open(path: &Path, store: &Store) -> Result<Persistence, PersistError> {
     // Only after the lock: the temp files of a live instance are not ours.
     remove_stale_temp_files(&target);
     match load(&target.file) {
-        Ok(None) => {}
-        Ok(Some(groups)) => {
+        Ok(Loaded::Missing) => {}
+        Ok(Loaded::Upstream(import)) => import_upstream(&target, store, import)?,
+        Ok(Loaded::Own(groups)) => {
             let count = groups.len();
             store.restore_hashed(groups);
             log::info(
@@ -538,14 +557,96 @@ fn remove_stale_temp_files(target: &Target) {
     }
 }
 
-/// Reads and decodes the file; `Ok(None)` if it does not exist.
-fn load(path: &Path) -> Result<Option<Vec<RestoredGroup>>, LoadError> {
+/// What the persistence file held.
+enum Loaded {
+    Missing,
+    Own(Vec<RestoredGroup>),
+    /// Upstream Pushgateway's gob file (issue 17).
+    Upstream(upstream::Import),
+}
+
+/// Reads and decodes the file: pushgate's format, or else upstream's.
+fn load(path: &Path) -> Result<Loaded, LoadError> {
     let bytes = match fs::read(path) {
         Ok(bytes) => bytes,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Loaded::Missing),
         Err(e) => return Err(LoadError::Read(e)),
     };
-    decode_hashed(&bytes).map(Some).map_err(LoadError::Format)
+    if !bytes.starts_with(MAGIC) && upstream::looks_like_gob(&bytes) {
+        return upstream::decode(&bytes).map(Loaded::Upstream).map_err(|e| {
+            LoadError::Format(FormatError::new(format!(
+                "an upstream Pushgateway file that cannot be read: {}",
+                e
+            )))
+        });
+    }
+    decode_hashed(&bytes)
+        .map(Loaded::Own)
+        .map_err(LoadError::Format)
+}
+
+/// Restores the groups read from upstream's file, keeps that file under a
+/// new name (a hard link, so its bytes and times stay as they were), and
+/// writes pushgate's own snapshot to the path at once, so the data is never
+/// held by one copy only and the next start reads pushgate's format. Nothing
+/// of upstream's file is lost or changed: an operator can go back by
+/// renaming it.
+fn import_upstream(
+    target: &Target,
+    store: &Store,
+    import: upstream::Import,
+) -> Result<(), PersistError> {
+    for skipped in &import.skipped {
+        log::warn(
+            "group in upstream persistence file not imported",
+            &[("file", &target.file.display()), ("group", skipped)],
+        );
+    }
+    let (groups, families, series) = (import.groups.len(), import.families, import.series);
+    store.restore_hashed(import.groups);
+    let kept = keep_upstream_original(target)?;
+    write_snapshot(target, store)?;
+    log::info(
+        "imported upstream persistence file",
+        &[
+            ("file", &target.file.display()),
+            ("groups", &groups),
+            ("families", &families),
+            ("series", &series),
+            ("skipped_groups", &import.skipped.len()),
+            ("original_kept_as", &kept.display()),
+        ],
+    );
+    Ok(())
+}
+
+/// Links upstream's file to `<file>.upstream` (or `<file>.upstream-<unix
+/// seconds>[-n]` when taken), copying it where links are not possible.
+fn keep_upstream_original(target: &Target) -> Result<PathBuf, PersistError> {
+    let seconds = crate::gofmt::unix_nanos_now() / 1_000_000_000;
+    let candidates = std::iter::once(UPSTREAM_SUFFIX.to_string())
+        .chain(std::iter::once(format!("{}-{}", UPSTREAM_SUFFIX, seconds)))
+        .chain((1..100).map(|n| format!("{}-{}-{}", UPSTREAM_SUFFIX, seconds, n)));
+    let action = "keeping the upstream persistence file";
+    for suffix in candidates {
+        let kept = target.sibling(&suffix);
+        if fs::symlink_metadata(&kept).is_ok() {
+            continue;
+        }
+        if fs::hard_link(&target.file, &kept).is_err() {
+            fs::copy(&target.file, &kept).map_err(|e| PersistError::io(action, &target.file, e))?;
+            File::open(&kept)
+                .and_then(|f| f.sync_all())
+                .map_err(|e| PersistError::io(action, &kept, e))?;
+        }
+        sync_dir(&target.dir)?;
+        return Ok(kept);
+    }
+    let e = io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        "every .upstream name is taken",
+    );
+    Err(PersistError::io(action, &target.file, e))
 }
 
 /// Renames a file that could not be loaded to `<file>.corrupt`, or to
@@ -745,7 +846,7 @@ fn decode(bytes: &[u8]) -> Result<Vec<GroupSnapshot>, FormatError> {
 fn decode_hashed(bytes: &[u8]) -> Result<Vec<RestoredGroup>, FormatError> {
     if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
         return Err(FormatError::new(
-            "not a pushgate persistence file (no PGSTORE1 magic; upstream's gob files cannot be read)",
+            "neither a pushgate persistence file (no PGSTORE1 magic) nor upstream Pushgateway's",
         ));
     }
     if bytes.len() < HEADER_LEN + TRAILER_LEN {
