@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::gofmt;
 use crate::http::{Method, Request, Response};
 use crate::log;
-use crate::push::{self, JobEncoding, PushSettings};
+use crate::push::{self, PushSettings};
 use crate::scrape::{self, ScrapeCache, ScrapeSettings};
 use crate::store::Store;
 use crate::telemetry::Telemetry;
@@ -60,7 +60,8 @@ struct Route {
 }
 
 enum Action {
-    Push(JobEncoding, usize),
+    /// The grouping key is read from the raw target (push::raw_push_segments).
+    Push,
     Scrape,
     Health,
     Quit,
@@ -83,7 +84,7 @@ enum Matched {
 
 #[derive(Clone, Copy)]
 enum PathKind {
-    Push(JobEncoding, usize),
+    Push,
     Scrape,
     Healthy,
     Ready,
@@ -169,7 +170,7 @@ impl App {
             self.telemetry
                 .count_request(handler, &req.method.label(), resp.status);
         }
-        if let Action::Push(..) = route.action {
+        if let Action::Push = route.action {
             if matches!(req.method, Method::Put | Method::Post) {
                 self.telemetry.observe_push(
                     &req.method.label(),
@@ -182,14 +183,10 @@ impl App {
     }
 
     fn match_path(&self, rest: &[u8]) -> Matched {
-        let push_prefixes: [(&[u8], JobEncoding); 2] = [
-            (b"/metrics/job@base64/", JobEncoding::Base64),
-            (b"/metrics/job/", JobEncoding::Plain),
-        ];
-        for (p, enc) in push_prefixes {
+        let push_prefixes: [&[u8]; 2] = [b"/metrics/job@base64/", b"/metrics/job/"];
+        for p in push_prefixes {
             if rest.len() > p.len() && rest.starts_with(p) {
-                // Offset of the `/` before the job segment.
-                return Matched::Path(PUSH_METHODS, PathKind::Push(enc, p.len() - 1));
+                return Matched::Path(PUSH_METHODS, PathKind::Push);
             }
         }
         if rest == self.telemetry_path.as_bytes() {
@@ -234,9 +231,9 @@ impl App {
             };
         }
         match kind {
-            PathKind::Push(enc, at) => match req.method {
-                Method::Put | Method::Post => route(Some("push"), Action::Push(enc, at)),
-                Method::Delete => route(Some("delete"), Action::Push(enc, at)),
+            PathKind::Push => match req.method {
+                Method::Put | Method::Post => route(Some("push"), Action::Push),
+                Method::Delete => route(Some("delete"), Action::Push),
                 _ => None,
             },
             PathKind::Scrape if is_get => route(None, Action::Scrape),
@@ -267,10 +264,7 @@ impl App {
 
     fn run(&self, req: &Request, action: &Action, received_at: i64) -> Response {
         match action {
-            Action::Push(enc, at) => {
-                let rest = &req.path[self.prefix.len() + at..];
-                push::handle(req, *enc, rest, &self.store, &self.push, received_at)
-            }
+            Action::Push => push::handle(req, &self.prefix, &self.store, &self.push, received_at),
             Action::Scrape => scrape::handle(
                 req,
                 &self.store,
@@ -333,8 +327,9 @@ impl App {
             return redirect(&req.method, 301, &format!("{}/api/v1/", self.prefix));
         }
         // A push path with an empty job: upstream's router suggests the path
-        // without the slash (which then has no route and 404s).
-        if rest == b"/metrics/job/" || rest == b"/metrics/job@base64/" {
+        // without the slash (which then has no route and 404s); for
+        // `/metrics/job@base64/` it answers 404 at once.
+        if rest == b"/metrics/job/" {
             let location = format!(
                 "{}{}",
                 self.prefix,
@@ -347,7 +342,12 @@ impl App {
             Some(_) => return Response::not_found(),
             None => [rest, b"/"].concat(),
         };
-        if let Matched::Path(..) = self.match_path(&toggled) {
+        // Only towards a route of this method, as upstream's router: `POST
+        // /metrics/` is 404, not a redirect to the GET-only `/metrics`.
+        if let Matched::Path(allowed, _) = self.match_path(&toggled) {
+            if !allowed.contains(&req.method.as_str()) {
+                return Response::not_found();
+            }
             let location = format!("{}{}", self.prefix, String::from_utf8_lossy(&toggled));
             return redirect(&req.method, code_for(&req.method), &location);
         }
