@@ -6,6 +6,7 @@
 //! errors are answered before the body is read or the store is touched.
 
 use std::fmt;
+use std::net::SocketAddr;
 
 use crate::body;
 use crate::config::PushLimits;
@@ -354,7 +355,12 @@ pub fn handle(
     let key = match key {
         Ok(k) => k,
         Err(e) => {
-            log::debug("invalid push URL", &[("err", &e)]);
+            // Upstream's message and fields (url, err), plus the client.
+            let path = req.raw_url.split('?').next().unwrap_or("");
+            log::debug(
+                "failed to parse URL",
+                &[("url", &path), ("source", &source_of(req)), ("err", &e)],
+            );
             return Response::error(400, &e.to_string());
         }
     };
@@ -389,7 +395,7 @@ pub fn handle(
             log::error(
                 INCONSISTENT_PREFIX,
                 &[
-                    ("method", &req.method.label()),
+                    ("method", &req.method.as_str()),
                     ("source", &source),
                     ("err", &log::OneLine(&r)),
                 ],
@@ -408,7 +414,7 @@ pub fn handle(
             log::warn(
                 "pushed metrics were dropped",
                 &[
-                    ("method", &req.method.label()),
+                    ("method", &req.method.as_str()),
                     ("source", &source),
                     ("err", &log::OneLine(&r)),
                 ],
@@ -525,10 +531,17 @@ fn requested_ttl(req: &Request) -> Result<Option<std::time::Duration>, String> {
     Ok(Some(ttl))
 }
 
-fn source_of(req: &Request) -> String {
-    req.remote_addr
-        .map(|a| a.to_string())
-        .unwrap_or_else(|| "unknown".to_string())
+/// The client address as upstream logs it: an IPv4 client of a dual-stack
+/// listener shows as `127.0.0.1:PORT`, not `[::ffff:127.0.0.1]:PORT`.
+pub fn source_of(req: &Request) -> String {
+    match req.remote_addr {
+        Some(SocketAddr::V6(a)) => match a.ip().to_ipv4_mapped() {
+            Some(v4) => SocketAddr::from((v4, a.port())).to_string(),
+            None => a.to_string(),
+        },
+        Some(a) => a.to_string(),
+        None => "unknown".to_string(),
+    }
 }
 
 /// Bounded body → decompressed bytes → families, or the error response.
@@ -542,7 +555,10 @@ fn read_families(req: &Request, settings: &PushSettings) -> Result<Vec<MetricFam
     };
     let bytes = body::decode(raw, req.header("Content-Encoding"), settings.max_body_bytes)
         .map_err(|e| {
-            log::debug("undecodable push body", &[("err", &e)]);
+            log::debug(
+                "failed to decode body",
+                &[("source", &source_of(req)), ("err", &e)],
+            );
             Response::error(e.status(), &e.to_string())
         })?;
     let is_protobuf = req
@@ -554,7 +570,11 @@ fn read_families(req: &Request, settings: &PushSettings) -> Result<Vec<MetricFam
         exposition::parse(&bytes, settings.names).map_err(|e| e.to_string())
     };
     parsed.map_err(|msg| {
-        log::debug("unparsable push body", &[("err", &msg)]);
+        // Upstream's message for text and protobuf bodies alike.
+        log::debug(
+            "failed to parse text",
+            &[("source", &source_of(req)), ("err", &msg)],
+        );
         Response::error(400, &msg)
     })
 }
@@ -955,5 +975,20 @@ mod tests {
             raw("/metrics/job/%FF", ""),
             Err("label value for \"job\" in URL path is not valid UTF-8".into())
         );
+    }
+
+    #[test]
+    fn sources_are_logged_as_upstream_does() {
+        let mut req = Request::new(Method::Put, "/metrics/job/j");
+        for (addr, shown) in [
+            ("[::ffff:127.0.0.1]:4242", "127.0.0.1:4242"),
+            ("127.0.0.1:80", "127.0.0.1:80"),
+            ("[::1]:9", "[::1]:9"),
+        ] {
+            req.remote_addr = Some(addr.parse().unwrap());
+            assert_eq!(source_of(&req), shown);
+        }
+        req.remote_addr = None;
+        assert_eq!(source_of(&req), "unknown");
     }
 }

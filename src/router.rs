@@ -417,14 +417,25 @@ fn cleaned(raw_url: &str) -> Option<String> {
 }
 
 /// Upstream's approximation of a request's size: target, method, protocol,
-/// header names and values, and the body length when known.
+/// header names and values, and the body length when known. As seen by Go's
+/// server: `Host` is not among the headers (only its value counts), and
+/// `Transfer-Encoding` is removed, its chunked body having no known length.
 fn approximate_request_size(req: &Request) -> f64 {
     let mut size = req.raw_url.len() + req.method.as_str().len() + "HTTP/1.1".len();
+    let mut chunked = false;
     for (name, value) in &req.headers {
-        size += name.len() + value.len();
+        if name.eq_ignore_ascii_case("host") {
+            size += value.len();
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            chunked = true;
+        } else {
+            size += name.len() + value.len();
+        }
     }
     if let crate::http::Body::Complete(b) = &req.body {
-        size += b.len();
+        if !chunked {
+            size += b.len();
+        }
     }
     size as f64
 }
@@ -432,6 +443,21 @@ fn approximate_request_size(req: &Request) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn request_size_as_gos_server_sees_it() {
+        let mut req = Request::new(Method::Put, "/metrics/job/j");
+        req.headers = vec![
+            ("Host".into(), "127.0.0.1:9091".into()),
+            ("User-Agent".into(), "curl/7.88.1".into()),
+            ("Content-Length".into(), "4".into()),
+        ];
+        req.body = crate::http::Body::Complete(b"m 1\n".to_vec());
+        // 14 target + 3 method + 8 protocol + 14 host value + 21 + 15 headers + 4 body.
+        assert_eq!(approximate_request_size(&req), 79.0);
+        req.headers[2] = ("Transfer-Encoding".into(), "chunked".into());
+        assert_eq!(approximate_request_size(&req), 60.0);
+    }
 
     #[test]
     fn cleaning_table() {

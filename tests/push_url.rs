@@ -264,7 +264,10 @@ fn case_17_utf8_names_in_text_and_url() {
     );
 
     let plain = gw.get("/metrics");
-    assert_eq!(plain.header("Content-Type"), Some(util::TEXT_CONTENT_TYPE));
+    assert_eq!(
+        plain.header("Content-Type"),
+        Some(util::scrape_content_type(util::TEXT_CONTENT_TYPE).as_str())
+    );
     let escaped_line = r#"another_metric{dotted_label_name="mylabelvalue",instance="testinstance",job="testjob"} 42"#;
     assert!(
         plain.text().lines().any(|l| l == escaped_line),
