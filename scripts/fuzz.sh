@@ -11,7 +11,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 seconds=${1:-60}
-targets=(text_parse proto_decode push_path body_decode store_push)
+targets=(text_parse proto_decode push_path body_decode store_push upstream_persistence)
 logs=fuzz/target/fuzz-logs
 # -a: debug assertions and overflow checks, so arithmetic overflow is a crash.
 build_flags=(--sanitizer none --debug-assertions)

@@ -119,7 +119,7 @@ fn convert_group(
             .map_err(|_| format!("the value of grouping label {:?} is not UTF-8", name))?;
         pairs.push(Label::new(name, value));
     }
-    if !pairs.iter().any(|l| l.name == "job") {
+    if !pairs.iter().any(|l| l.name == "job" && !l.value.is_empty()) {
         return Err("no job label".into());
     }
     let key = GroupingKey::new(pairs);
