@@ -34,6 +34,11 @@ const MAX_DEPTH: usize = 32;
 const MAX_TYPES: usize = 1024;
 /// Most fields in one struct definition.
 const MAX_FIELDS: usize = 1024;
+/// Capacity reserved up front for a map or list, whatever count it claims;
+/// beyond it, vectors grow only as elements are actually decoded.
+const MAX_RESERVE: usize = 1024;
+/// Fixed part of the value budget (see [`decode_single`]).
+const VALUE_BUDGET_BASE: usize = 4096;
 /// First type id a stream may define; lower ids are predeclared.
 const FIRST_USER_ID: i64 = 65;
 
@@ -103,6 +108,11 @@ enum Type<'a> {
 
 /// Decodes a stream that holds exactly one value (after its type
 /// definitions). Trailing bytes after that value are an error.
+///
+/// Memory is bounded by the input: at most `len / 2 + 4096` values are
+/// decoded (upstream's files hold about one per 40 bytes; the densest real
+/// part, a label map, one per 2), each 32 bytes, so a hostile file costs at
+/// most ~16 times its size; nothing is reserved on a count's word alone.
 pub fn decode_single(bytes: &[u8]) -> Result<Value<'_>, GobError> {
     let mut stream = Cursor { buf: bytes, pos: 0 };
     let mut types: HashMap<i64, Type> = HashMap::new();
@@ -133,7 +143,10 @@ pub fn decode_single(bytes: &[u8]) -> Result<Value<'_>, GobError> {
             msg.finish("type definition")?;
             continue;
         }
-        let decoder = Decoder { types: &types };
+        let decoder = Decoder {
+            types: &types,
+            budget: std::cell::Cell::new(bytes.len() / 2 + VALUE_BUDGET_BASE),
+        };
         let value = if matches!(types.get(&id), Some(Type::Struct { .. })) {
             decoder.value(&mut msg, id, 0)?
         } else {
@@ -288,12 +301,18 @@ fn struct_type<'a>(c: &mut Cursor<'a>) -> Result<Type<'a>, GobError> {
 
 struct Decoder<'t, 'a> {
     types: &'t HashMap<i64, Type<'a>>,
+    /// Values that may still be decoded.
+    budget: std::cell::Cell<usize>,
 }
 
 impl<'a> Decoder<'_, 'a> {
     fn value(&self, c: &mut Cursor<'a>, id: i64, depth: usize) -> Result<Value<'a>, GobError> {
         if depth > MAX_DEPTH {
             return Err(c.err("values nested too deeply"));
+        }
+        match self.budget.get().checked_sub(1) {
+            Some(left) => self.budget.set(left),
+            None => return Err(c.err("more values than a file of this size can hold")),
         }
         Ok(match id {
             BOOL => match c.uint("bool")? {
@@ -335,7 +354,7 @@ impl<'a> Decoder<'_, 'a> {
                 }
                 Some(Type::Map { key, elem }) => {
                     let n = c.count("map size")?;
-                    let mut out = Vec::with_capacity(n);
+                    let mut out = Vec::with_capacity(n.min(MAX_RESERVE));
                     for _ in 0..n {
                         let k = self.value(c, *key, depth + 1)?;
                         let v = self.value(c, *elem, depth + 1)?;
@@ -360,7 +379,7 @@ impl<'a> Decoder<'_, 'a> {
         if len.is_some_and(|len| len != n as u64) {
             return Err(c.err("array length differs from its type"));
         }
-        let mut out = Vec::with_capacity(n);
+        let mut out = Vec::with_capacity(n.min(MAX_RESERVE));
         for _ in 0..n {
             out.push(self.value(c, elem, depth + 1)?);
         }
@@ -775,5 +794,28 @@ pub(crate) mod tests {
         enc::uint(&mut v, 0);
         enc::message(&mut s, INTERFACE, &v);
         assert!(decode_single(&s).unwrap_err().msg.contains("interface"));
+    }
+
+    #[test]
+    fn dense_values_hit_the_budget() {
+        // A 200,000-element []bool, one byte each: more values than len / 2.
+        let mut s = Vec::new();
+        enc::define_slice(&mut s, 65, BOOL);
+        let mut v = Vec::new();
+        enc::uint(&mut v, 0);
+        enc::uint(&mut v, 200_000);
+        v.extend(std::iter::repeat(1u8).take(200_000));
+        enc::message(&mut s, 65, &v);
+        let err = decode_single(&s).unwrap_err();
+        assert!(err.msg.contains("more values"), "{err}");
+        // 1,000 are fine.
+        let mut s = Vec::new();
+        enc::define_slice(&mut s, 65, BOOL);
+        let mut v = Vec::new();
+        enc::uint(&mut v, 0);
+        enc::uint(&mut v, 1000);
+        v.extend(std::iter::repeat(1u8).take(1000));
+        enc::message(&mut s, 65, &v);
+        assert!(matches!(decode_single(&s), Ok(Value::List(l)) if l.len() == 1000));
     }
 }
