@@ -886,7 +886,15 @@ fn help_text() -> String {
          pushgate accepts metrics pushed by batch jobs over HTTP and exposes them\n\
          for Prometheus to scrape. It is a drop-in replacement for the Prometheus\n\
          Pushgateway: same URLs, flags, status codes and exposition.\n\
-         Flags marked [pushgate] do not exist upstream.\n\nFlags:\n",
+         Flags marked [pushgate] do not exist upstream.\n\n\
+         Commands:\n  \
+         pushgate import UPSTREAM_FILE [OUT]\n      \
+         List the groups in upstream Pushgateway's persistence file; with OUT,\n      \
+         also write them to OUT in pushgate's format. (An upstream file named\n      \
+         by the persistence flag is imported at start anyway.)\n  \
+         pushgate healthcheck [--url URL]\n      \
+         Exit 0 if the gateway answers its health URL (container health checks).\n\n\
+         Flags:\n",
     );
     out.push_str("  -h, --help\n      Show this help and exit.\n");
     out.push_str("  --version\n      Show version information and exit.\n");
