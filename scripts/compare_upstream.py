@@ -25,7 +25,9 @@ Issue 17 (migration from upstream) adds: the push-path cases of prom-client's %2
 the 404s of a forgotten job, the scrape Content-Type's escaping parameter, one error
 per suffix collision, the 500 body of an inconsistent scrape (a second run of both
 with --push.disable-consistency-check), the method/source fields of the rejected-push
-log line, and a migration check: upstream writes its persistence file, then pushgate
+log line, the push size of a chunked PUT, the build-info label names, the accepted
+flags (--help-long, --help-man, --web.local-assets), and a migration check: upstream
+writes its persistence file, then pushgate
 and a restarted upstream are started on copies of it and their scrapes (push and
 failure times included) must be equal.
 
@@ -664,6 +666,67 @@ def compare_migration(pushgate_bin, upstream_bin, verbose):
     return fails
 
 
+def chunked_put(gateway, path, body):
+    """A chunked PUT as curl sends one with -H 'Transfer-Encoding: chunked'; returns the status."""
+    import socket
+    with socket.create_connection(("127.0.0.1", gateway.port), timeout=REQUEST_TIMEOUT_S) as sock:
+        head = (f"PUT {path} HTTP/1.1\r\nHost: 127.0.0.1:{gateway.port}\r\n"
+                "User-Agent: curl/7.88.1\r\nAccept: */*\r\nTransfer-Encoding: chunked\r\n"
+                "Connection: close\r\n\r\n")
+        sock.sendall(head.encode() + f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n")
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    return int(data.split(b" ", 2)[1])
+
+
+def own_sample(gateway, prefix):
+    """The first own-metric line of a scrape starting with prefix, or None."""
+    _, _, body = request(gateway, "GET", "/metrics")
+    return next((l for l in body.decode("utf-8", "replace").splitlines() if l.startswith(prefix)),
+                None)
+
+
+def compare_misc(pushgate_bin, upstream_bin, verbose):
+    """Issue 17: push size of a chunked request, build-info label names, accepted flags.
+    Returns a list of (check name, failures, expected-difference note or None)."""
+    import subprocess
+    results = []
+    with gwlib.Gateway(pushgate_bin, "pushgate", echo=verbose) as ours, \
+            gwlib.Gateway(upstream_bin, "upstream", echo=verbose) as theirs:
+        sizes = []
+        for gw in (ours, theirs):
+            status = chunked_put(gw, "/metrics/job/sizecheck", b"m 1\n")
+            line = own_sample(gw, 'pushgateway_http_push_size_bytes_sum{method="put"}')
+            # The Host value is counted: take out its length, ports may differ in digits.
+            size = float(line.rsplit(" ", 1)[1]) - len(f"127.0.0.1:{gw.port}") if line else None
+            sizes.append((status, size))
+        fails = [] if sizes[0] == sizes[1] else [f"(status, size - host) {sizes[0]} != upstream {sizes[1]}"]
+        results.append(("push size of a chunked PUT", fails, None))
+        names = []
+        for gw in (ours, theirs):
+            line = own_sample(gw, "pushgateway_build_info{") or ""
+            names.append(sorted(re.findall(r'([a-z_]+)="', line)))
+        # `tags` appeared in upstream 1.6; 1.5.1 lacks it.
+        fails = [] if [n for n in names[0] if n != "tags"] == names[1] else [
+            f"labels {names[0]} != upstream {names[1]}"]
+        results.append(("pushgateway_build_info label names", fails,
+                        "tags label as upstream 1.6+" if "tags" in names[0] else None))
+    for args in (["--help-long"], ["--help-man"],
+                 ["--web.local-assets=/usr/share/prometheus/pushgateway", "--version"]):
+        runs = []
+        for binary in (pushgate_bin, upstream_bin):
+            done = subprocess.run([binary, *args], capture_output=True, timeout=10)
+            runs.append((done.returncode, bool(done.stdout or done.stderr)))
+        out = subprocess.run([pushgate_bin, *args], capture_output=True, timeout=10)
+        fails = [] if runs[0] == runs[1] == (0, True) else [f"(exit, printed) {runs[0]} != upstream {runs[1]}"]
+        if out.stderr or not out.stdout:
+            fails.append("pushgate must print to stdout only")
+        results.append((f"flags {' '.join(args)}", fails,
+                        "stdout as upstream 1.9+ (1.5.1 prints to stderr)"))
+    return results
+
+
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pushgate", default=gwlib.default_pushgate(),
@@ -699,6 +762,14 @@ def main():
         p, f, x = compare_unchecked(args.pushgate, args.upstream, self_test, args.verbose)
         passed, failed, expected = passed + p, failed + f, expected + x
         if not self_test:
+            for name, notes, xdiff in compare_misc(args.pushgate, args.upstream, args.verbose):
+                verdict = "DIFF" if notes else ("XDIFF" if xdiff else "ok")
+                print(f"{verdict:5s}     {name}")
+                for note in notes + ([f"as expected: {xdiff}"] if xdiff and not notes else []):
+                    print(f"        {note}")
+                passed += verdict == "ok"
+                failed += verdict == "DIFF"
+                expected += verdict == "XDIFF"
             notes = compare_migration(args.pushgate, args.upstream, args.verbose)
             print(f"{'DIFF' if notes else 'ok':5s}     import of upstream's persistence file")
             for note in notes:
