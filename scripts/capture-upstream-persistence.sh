@@ -30,14 +30,14 @@ mkdir -p "$OUT"
 # start_upstream NAME FILE: starts upstream persisting to FILE every second; sets GW_PID
 # and GW_PORT (from the "Listening on" line, at most 10 s).
 start_upstream() {
-    local name=$1 file=$2 attempt
+    local name=$1 file=$2 _
     GW_LOG="$GW_TMP/$name.log"
     GW_PORT=
     "$bin" --web.listen-address=127.0.0.1:0 --persistence.file="$file" \
         --persistence.interval=1s </dev/null >/dev/null 2>"$GW_LOG" &
     GW_PID=$!
     GW_PIDS+=("$GW_PID")
-    for attempt in $(seq 1 100); do
+    for _ in $(seq 1 100); do
         GW_PORT=$(sed -n 's/.*Listening on.*address=\(127\.0\.0\.1\|"127\.0\.0\.1\):\([0-9][0-9]*\).*/\2/p' \
             "$GW_LOG" | head -n 1)
         [ -n "$GW_PORT" ] && return 0
