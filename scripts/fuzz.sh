@@ -26,7 +26,7 @@ for arg in "$@"; do
         *) seconds=$arg ;;
     esac
 done
-targets=(text_parse proto_decode push_path body_decode store_push http_head chunked_decode)
+targets=(text_parse proto_decode push_path body_decode store_push http_head chunked_decode upstream_persistence)
 logs=fuzz/target/fuzz-logs
 # -a: debug assertions and overflow checks, so arithmetic overflow is a crash.
 build_flags=(--sanitizer none --debug-assertions)

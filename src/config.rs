@@ -41,6 +41,9 @@ pub struct Config {
     pub listen_addresses: Vec<ListenAddress>,
     pub systemd_socket: bool,
     pub web_config_file: String,
+    /// `--web.local-assets` (Debian's upstream package): accepted, unused;
+    /// pushgate's web assets are built in.
+    pub local_assets: String,
     pub telemetry_path: String,
     pub external_url: String,
     pub route_prefix_flag: String,
@@ -85,6 +88,7 @@ impl Default for Config {
             listen_addresses: vec![ListenAddress::AnyHost(9091)],
             systemd_socket: false,
             web_config_file: String::new(),
+            local_assets: String::new(),
             telemetry_path: "/metrics".to_string(),
             external_url: String::new(),
             route_prefix_flag: String::new(),
@@ -165,8 +169,12 @@ impl Config {
     /// Parses the arguments after the program name.
     pub fn from_args(args: Vec<OsString>) -> Result<Command, ConfigError> {
         let mut flags = FlagReader(pico_args::Arguments::from_vec(normalize(args)?));
-        if flags.0.contains(["-h", "--help"]) {
+        // kingpin's --help-long is --help; --help-man prints a man page.
+        if flags.0.contains(["-h", "--help"]) || flags.0.contains("--help-long") {
             return Ok(Command::Help(help_text()));
+        }
+        if flags.0.contains("--help-man") {
+            return Ok(Command::Help(man_text()));
         }
         if flags.0.contains("--version") {
             return Ok(Command::Version(version_text()));
@@ -211,6 +219,7 @@ impl Config {
             ("web.listen-address", self.listen_addresses_raw.join(",")),
             ("web.systemd-socket", self.systemd_socket.to_string()),
             ("web.config.file", text(&self.web_config_file)),
+            ("web.local-assets", text(&self.local_assets)),
             ("web.telemetry-path", text(&self.telemetry_path)),
             ("web.external-url", text(&self.external_url)),
             ("web.route-prefix", text(&self.route_prefix_flag)),
@@ -300,6 +309,7 @@ impl Config {
         }
         flags.set_bool("--web.systemd-socket", &mut c.systemd_socket)?;
         flags.set_string("--web.config.file", &mut c.web_config_file)?;
+        flags.set_string("--web.local-assets", &mut c.local_assets)?;
         flags.set_string("--web.telemetry-path", &mut c.telemetry_path)?;
         if c.telemetry_path.is_empty() {
             let reason = "the scrape path must not be empty";
@@ -421,6 +431,11 @@ const FLAGS: &[FlagSpec] = &[
         "--web.config.file",
         Kind::Value,
         "Web configuration file enabling TLS, basic auth, headers, rate limits.",
+    ),
+    spec(
+        "--web.local-assets",
+        Kind::Value,
+        "Accepted for Debian's upstream package and ignored: the web assets are built in.",
     ),
     spec(
         "--web.telemetry-path",
@@ -975,7 +990,15 @@ fn help_text() -> String {
          pushgate accepts metrics pushed by batch jobs over HTTP and exposes them\n\
          for Prometheus to scrape. It is a drop-in replacement for the Prometheus\n\
          Pushgateway: same URLs, flags, status codes and exposition.\n\
-         Flags marked [pushgate] do not exist upstream.\n\nFlags:\n",
+         Flags marked [pushgate] do not exist upstream.\n\n\
+         Commands:\n  \
+         pushgate import UPSTREAM_FILE [OUT]\n      \
+         List the groups in upstream Pushgateway's persistence file; with OUT,\n      \
+         also write them to OUT in pushgate's format. (An upstream file named\n      \
+         by the persistence flag is imported at start anyway.)\n  \
+         pushgate healthcheck [--url URL]\n      \
+         Exit 0 if the gateway answers its health URL (container health checks).\n\n\
+         Flags:\n",
     );
     out.push_str("  -h, --help\n      Show this help and exit.\n");
     out.push_str("  --version\n      Show version information and exit.\n");
@@ -994,6 +1017,37 @@ fn help_text() -> String {
             ""
         };
         out.push_str(&format!("  {}\n      {}{}\n", usage, marker, spec.help));
+    }
+    out
+}
+
+/// `--help-man`: the help as a man(7) page, as kingpin prints it.
+fn man_text() -> String {
+    let defaults = Config::default().flag_values();
+    let escape = |s: &str| s.replace('\\', "\\e").replace('-', "\\-");
+    let mut out = format!(
+        ".TH pushgate 1 \"{}\"\n.SH \"NAME\"\npushgate\n.SH \"SYNOPSIS\"\n.TP\n\\fBpushgate [<flags>]\\fR\n\
+         .SH \"DESCRIPTION\"\nA drop-in replacement for the Prometheus Pushgateway.\n.SH \"OPTIONS\"\n",
+        escape(&version_text().lines().next().unwrap_or("").replace('"', "'"))
+    );
+    out.push_str(
+        ".TP\n\\fB\\-h, \\-\\-help\\fR\nShow help (also \\-\\-help\\-long and \\-\\-help\\-man).\n",
+    );
+    out.push_str(".TP\n\\fB\\-\\-version\\fR\nShow version information and exit.\n");
+    for spec in FLAGS {
+        let default = defaults
+            .iter()
+            .find(|(name, _)| *name == spec.name())
+            .map_or("", |(_, value)| value.as_str());
+        let usage = match spec.kind {
+            Kind::Bool => spec.flag.to_string(),
+            _ => format!("{}={:?}", spec.flag, default),
+        };
+        out.push_str(&format!(
+            ".TP\n\\fB{}\\fR\n{}\n",
+            escape(&usage),
+            escape(spec.help)
+        ));
     }
     out
 }
@@ -1111,6 +1165,7 @@ mod tests {
             ("web.max-connections", "4096"),
             ("web.read-header-timeout", "30s"),
             ("web.read-timeout", "5m0s"),
+            ("web.local-assets", ""),
             ("web.route-prefix", ""),
             ("web.shutdown-timeout", "5s"),
             ("web.systemd-socket", "false"),

@@ -18,19 +18,20 @@ use pushgate::{gofmt, healthcheck, log, persist, push, scrape, server, signals, 
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
-    if args.first().is_some_and(|a| a == "healthcheck") {
+    // Subcommands take the arguments after their name; anything else is
+    // the gateway's own flags.
+    let subcommand: Option<fn(&[String]) -> u8> = match args.first().and_then(|a| a.to_str()) {
+        Some("healthcheck") => Some(healthcheck::run),
+        Some("shards") => Some(pushgate::shards::run),
+        Some("import") => Some(persist::upstream::run_import_command),
+        _ => None,
+    };
+    if let Some(run_subcommand) = subcommand {
         let rest: Vec<String> = args[1..]
             .iter()
             .map(|a| a.to_string_lossy().into_owned())
             .collect();
-        return ExitCode::from(healthcheck::run(&rest));
-    }
-    if args.first().is_some_and(|a| a == "shards") {
-        let rest: Vec<String> = args[1..]
-            .iter()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect();
-        return ExitCode::from(pushgate::shards::run(&rest));
+        return ExitCode::from(run_subcommand(&rest));
     }
     match Config::from_args(args) {
         Ok(Command::Run(config)) => run(*config),

@@ -258,7 +258,10 @@ fn protobuf_exposition_matches_upstream_capture() {
     push_fixture(&gw);
     let resp = gw.request("GET", "/metrics", &[("Accept", PROTO_ACCEPT)], b"");
     assert_eq!(resp.status, 200);
-    assert_eq!(resp.header("Content-Type"), Some(PROTO_CONTENT_TYPE));
+    assert_eq!(
+        resp.header("Content-Type"),
+        Some(util::scrape_content_type(PROTO_CONTENT_TYPE).as_str())
+    );
     let ours = pushed_frames(&resp.body);
     let theirs = pushed_frames(UPSTREAM_PROTO_SCRAPE);
     let names = |frames: &[(String, &[u8])]| frames.iter().map(|f| f.0.clone()).collect::<Vec<_>>();

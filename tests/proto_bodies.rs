@@ -94,7 +94,10 @@ fn proto_scrape(gw: &Gateway) -> Vec<(String, Vec<u8>)> {
     )];
     let resp = gw.request("GET", "/metrics", &accept, b"");
     assert_eq!(resp.status, 200);
-    assert_eq!(resp.header("Content-Type"), Some(PROTO_CONTENT_TYPE));
+    assert_eq!(
+        resp.header("Content-Type"),
+        Some(util::scrape_content_type(PROTO_CONTENT_TYPE).as_str())
+    );
     pb_delimited(&resp.body)
         .into_iter()
         .map(|family| {

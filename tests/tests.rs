@@ -50,3 +50,5 @@ mod operations;
 mod fuzz_regressions;
 // Every §N and case NN cited in the code exists in docs/spec.md.
 mod docs_refs;
+// Migration from upstream: its persistence file, wire and log compatibility (§12, §2, §15).
+mod migrate;

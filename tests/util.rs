@@ -30,6 +30,17 @@ pub const PLAIN_CONTENT_TYPE: &str = "text/plain; charset=utf-8";
 pub const PROTO_CONTENT_TYPE: &str =
     "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited";
 
+/// The Content-Type of a scrape in `base` format with the default name
+/// escaping: upstream 1.8+ and pushgate append `; escaping=underscores`
+/// (issue 17); the 1.5.1 used for `PUSHGATE_TEST_UPSTREAM=1` predates it.
+pub fn scrape_content_type(base: &str) -> String {
+    if upstream() {
+        base.to_string()
+    } else {
+        format!("{base}; escaping=underscores")
+    }
+}
+
 /// Returns true if and only if the suite runs against upstream Pushgateway
 /// (`PUSHGATE_TEST_UPSTREAM=1`) to prove the expectations themselves.
 pub fn upstream() -> bool {

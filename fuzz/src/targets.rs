@@ -16,13 +16,14 @@ pub use push_path::push_path;
 pub use shared::{base64url, comparable, render_families};
 pub use store_push::store_push;
 pub use text_parse::text_parse;
+pub use upstream_persistence::upstream_persistence;
 
 /// A target's check: panics when the input breaks its property.
 pub type Check = fn(&[u8]);
 
 /// Every target by name, as the directories under `fuzz/regressions/` and
 /// `fuzz/seeds/` are named; `body_decode` runs without a heap probe.
-pub const TARGETS: [(&str, Check); 7] = [
+pub const TARGETS: [(&str, Check); 8] = [
     ("text_parse", text_parse),
     ("proto_decode", proto_decode),
     ("push_path", push_path),
@@ -30,6 +31,7 @@ pub const TARGETS: [(&str, Check); 7] = [
     ("store_push", store_push),
     ("http_head", http_head),
     ("chunked_decode", chunked_decode),
+    ("upstream_persistence", upstream_persistence),
 ];
 
 mod http_head {
@@ -164,6 +166,39 @@ mod chunked_decode {
             assert_eq!(decoded.out, whole.out);
             assert_eq!(decoded.result, Ok(again.len()));
         }
+    }
+}
+
+mod upstream_persistence {
+    // Upstream Pushgateway's persistence file (gob): never panics, and an
+    // accepted file yields groups that each have a non-empty `job`, unique
+    // family names, and families whose stored encoding decodes again.
+
+    use pushgate::model::JOB_LABEL;
+    use pushgate::persist::upstream::decode;
+
+    pub fn upstream_persistence(data: &[u8]) {
+        let Ok(import) = decode(data) else {
+            return;
+        };
+        let mut families = 0;
+        for group in &import.groups {
+            let key = &group.snapshot.key;
+            assert!(
+                key.get(JOB_LABEL).is_some_and(|job| !job.is_empty()),
+                "imported group without a job: {key}"
+            );
+            let names: Vec<&str> = group.snapshot.families.iter().map(|f| f.name()).collect();
+            assert!(
+                names.windows(2).all(|w| w[0] < w[1]),
+                "families not unique and sorted in {key}"
+            );
+            for f in &group.snapshot.families {
+                assert!(pushgate::proto::decode_family(f.encoded()).is_ok());
+            }
+            families += names.len();
+        }
+        assert_eq!(families, import.families);
     }
 }
 
