@@ -845,3 +845,29 @@ fn rate_limit_is_charged_once_per_request_with_a_body() {
     }
     assert_eq!(gw.put("/metrics/job/rl3", b"rl 1\n").status, 429);
 }
+
+// Thousands of pipelined requests the I/O thread answers itself (bad URL
+// escapes) in one read: answered in order, without deep recursion.
+#[test]
+fn thousands_of_pipelined_bad_requests_are_answered() {
+    if upstream() {
+        return;
+    }
+    let gw = Gateway::start(&[]);
+    let mut conn = TcpStream::connect(gw.addr()).expect("connect");
+    let one = b"GET /%zz HTTP/1.1\r\nHost: x\r\n\r\n";
+    let mut all = one.repeat(5000);
+    all.extend_from_slice(b"GET /-/healthy HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let writer = {
+        let mut conn = conn.try_clone().expect("clone");
+        thread::spawn(move || conn.write_all(&all))
+    };
+    let (answer, closed) = read_until_close(&mut conn, Duration::from_secs(20));
+    writer.join().expect("writer").expect("write");
+    let got = statuses(&answer);
+    assert!(closed, "not closed after the last request");
+    assert_eq!(got.len(), 5001);
+    assert!(got[..5000].iter().all(|&s| s == 400));
+    assert_eq!(got[5000], 200);
+    assert_eq!(gw.get("/-/healthy").status, 200);
+}

@@ -100,6 +100,7 @@ pub fn start(
         stopping: None,
         stop: stop.clone(),
         scratch: vec![0; READ_CHUNK],
+        ready: Vec::new(),
     };
     let thread = std::thread::Builder::new()
         .name("http-io".into())
@@ -156,6 +157,10 @@ struct Loop {
     stopping: Option<Instant>,
     stop: Arc<Mutex<Option<Instant>>>,
     scratch: Vec<u8>,
+    /// Connections back in a reading phase with bytes already buffered
+    /// (pipelining), processed by the loop itself: calling `process` from
+    /// `finish_response` would recurse once per pipelined request.
+    ready: Vec<Token>,
 }
 
 fn token_of(index: usize, generation: u32) -> Token {
@@ -211,6 +216,11 @@ impl Loop {
                     t if t >= LISTENER_BASE => self.accept((t - LISTENER_BASE) as usize),
                     t => self.on_event(t, flags),
                 }
+            }
+            // Bounded: each round answers a request or waits for a worker.
+            while let Some(token) = self.ready.pop() {
+                self.process(token, false);
+                self.update_interest(token);
             }
         }
     }
@@ -895,9 +905,12 @@ impl Loop {
         if conn.buf.is_empty() && conn.buf.capacity() > 4096 {
             conn.buf = Vec::new();
         }
+        let pipelined = !conn.buf.is_empty();
         self.set_deadline(token, idle);
         // Pipelined bytes may already hold the next head.
-        self.process(token, false);
+        if pipelined {
+            self.ready.push(token);
+        }
     }
 
     /// Answers a malformed head and closes.
