@@ -4,7 +4,7 @@
 //! prefix, path cleaning and trailing-slash redirects, 404/405 answers with
 //! `Allow`, HEAD wherever GET works, and counting requests in own metrics.
 //! A panicking handler is caught here and answered 500; the store stays
-//! usable. No HTTP library type appears here (that is `server`'s job).
+//! usable. No socket or wire format appears here (that is `server`'s job).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::Sender;

@@ -845,3 +845,74 @@ fn rate_limit_is_charged_once_per_request_with_a_body() {
     }
     assert_eq!(gw.put("/metrics/job/rl3", b"rl 1\n").status, 429);
 }
+
+// Thousands of pipelined requests the I/O thread answers itself (bad URL
+// escapes) in one read: answered in order, without deep recursion.
+#[test]
+fn thousands_of_pipelined_bad_requests_are_answered() {
+    if upstream() {
+        return;
+    }
+    let gw = Gateway::start(&[]);
+    let mut conn = TcpStream::connect(gw.addr()).expect("connect");
+    let one = b"GET /%zz HTTP/1.1\r\nHost: x\r\n\r\n";
+    let mut all = one.repeat(5000);
+    all.extend_from_slice(b"GET /-/healthy HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let writer = {
+        let mut conn = conn.try_clone().expect("clone");
+        thread::spawn(move || conn.write_all(&all))
+    };
+    let (answer, closed) = read_until_close(&mut conn, Duration::from_secs(20));
+    writer.join().expect("writer").expect("write");
+    let got = statuses(&answer);
+    assert!(closed, "not closed after the last request");
+    assert_eq!(got.len(), 5001);
+    assert!(got[..5000].iter().all(|&s| s == 400));
+    assert_eq!(got[5000], 200);
+    assert_eq!(gw.get("/-/healthy").status, 200);
+}
+
+// A client that never reads its response is closed at the write deadline.
+#[test]
+fn slow_reader_is_closed_at_the_write_timeout() {
+    if upstream() {
+        return;
+    }
+    let gw = Gateway::start(&["--web.write-timeout=1s"]);
+    // About 16 MiB of exposition: far more than the socket buffers hold.
+    let value = "v".repeat(60_000);
+    let body: String = (0..280)
+        .map(|i| format!("big{{l=\"{value}{i}\"}} 1\n"))
+        .collect();
+    assert_eq!(gw.put("/metrics/job/big", body.as_bytes()).status, 200);
+    let mut conn = TcpStream::connect(gw.addr()).expect("connect");
+    conn.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("send");
+    thread::sleep(Duration::from_secs(3));
+    // Draining now finds the response cut short and the connection closed.
+    let (answer, closed) = read_until_close(&mut conn, Duration::from_secs(10));
+    assert!(closed, "not closed");
+    assert!(answer.len() < body.len(), "the whole response arrived");
+    assert!(refusals(&gw, "write_timeout") >= 1.0);
+    assert_eq!(gw.get("/-/healthy").status, 200);
+}
+
+// After a response, a keep-alive connection is idle and closed after
+// --web.idle-timeout; a request inside that time resets it.
+#[test]
+fn keep_alive_connection_is_closed_after_the_idle_timeout() {
+    if upstream() {
+        return;
+    }
+    let gw = Gateway::start(&["--web.idle-timeout=1s"]);
+    let mut conn = TcpStream::connect(gw.addr()).expect("connect");
+    for _ in 0..3 {
+        conn.write_all(b"GET /-/healthy HTTP/1.1\r\nHost: x\r\n\r\n")
+            .expect("send");
+        assert_eq!(read_one_response(&conn).expect("answer").status, 200);
+        thread::sleep(Duration::from_millis(600));
+    }
+    let (_, closed) = read_until_close(&mut conn, Duration::from_secs(5));
+    assert!(closed);
+    assert!(refusals(&gw, "idle_timeout") >= 1.0);
+}

@@ -11,21 +11,20 @@
 
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::AsRawFd;
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::chunked::ChunkedDecoder;
-use super::conn::{After, BodyReader, BodyState, Conn, Pending, Phase, TlsStream, Transport};
-use super::head::{self, Framing, HeadError};
-use super::pool::{Job, Replies, Reply, Token, Waker};
-use super::wire::{Framed, Output};
-use super::{percent_decode, Limits, Refusal, Service};
-use crate::http::{Body, Method, Request, Response};
+use super::conn::{After, Conn, Phase, TlsStream, Transport};
+use super::epoll::Epoll;
+use super::pool::{Job, Replies, Token, Waker};
+use super::{Limits, Refusal, Service};
 use crate::log;
 use crate::tls::ServerConfigSource;
+
+mod cycle;
 
 const WAKER_TOKEN: u64 = u64::MAX;
 const LISTENER_BASE: u64 = 1 << 62;
@@ -100,6 +99,7 @@ pub fn start(
         stopping: None,
         stop: stop.clone(),
         scratch: vec![0; READ_CHUNK],
+        ready: Vec::new(),
     };
     let thread = std::thread::Builder::new()
         .name("http-io".into())
@@ -156,6 +156,10 @@ struct Loop {
     stopping: Option<Instant>,
     stop: Arc<Mutex<Option<Instant>>>,
     scratch: Vec<u8>,
+    /// Connections back in a reading phase with bytes already buffered
+    /// (pipelining), processed by the loop itself: calling `process` from
+    /// `finish_response` would recurse once per pipelined request.
+    ready: Vec<Token>,
 }
 
 fn token_of(index: usize, generation: u32) -> Token {
@@ -211,6 +215,11 @@ impl Loop {
                     t if t >= LISTENER_BASE => self.accept((t - LISTENER_BASE) as usize),
                     t => self.on_event(t, flags),
                 }
+            }
+            // Bounded: each round answers a request or waits for a worker.
+            while let Some(token) = self.ready.pop() {
+                self.process(token, false);
+                self.update_interest(token);
             }
         }
     }
@@ -556,429 +565,5 @@ impl Loop {
             log::debug("epoll_ctl failed", &[("err", &e)]);
             self.close(token, None);
         }
-    }
-
-    // ----- the request cycle -----
-
-    /// Moves the connection on with the bytes in its buffer: completes a
-    /// head, feeds a body.
-    fn process(&mut self, token: Token, eof: bool) {
-        // Each round consumes input or changes phase; a bound keeps a bug
-        // from spinning the I/O thread.
-        for _ in 0..64 {
-            let now = Instant::now();
-            let max_body = self.limits.max_body_bytes;
-            let Some(conn) = self.conn_mut(token) else {
-                return;
-            };
-            match &mut conn.phase {
-                Phase::Idle | Phase::Head => {
-                    if conn.io.handshaking() {
-                        if eof {
-                            self.close(token, Some(Refusal::TlsHandshake));
-                        }
-                        return;
-                    }
-                    if conn.buf.is_empty() {
-                        if eof {
-                            self.close(token, None);
-                        }
-                        return;
-                    }
-                    if matches!(conn.phase, Phase::Idle) {
-                        conn.phase = Phase::Head;
-                        conn.since = now;
-                        let d = Some((
-                            now + self.limits.read_header_timeout,
-                            Some(Refusal::HeadTimeout),
-                        ));
-                        self.set_deadline(token, d);
-                        continue;
-                    }
-                    let from = conn.scanned;
-                    conn.scanned = conn.buf.len();
-                    if !head::may_be_complete(&conn.buf, from)
-                        && conn.buf.len() < head::MAX_HEAD_BYTES
-                    {
-                        if eof {
-                            self.close(token, None);
-                        }
-                        return;
-                    }
-                    match head::parse(&conn.buf) {
-                        Ok(None) => {
-                            if eof {
-                                self.close(token, None);
-                            }
-                            return;
-                        }
-                        Err(e) => {
-                            self.refuse_head(token, e);
-                            return;
-                        }
-                        Ok(Some((head, n))) => {
-                            conn.buf.drain(..n);
-                            conn.scanned = 0;
-                            self.start_request(token, head);
-                        }
-                    }
-                }
-                Phase::Body(state) => {
-                    let (used, done) = match &mut state.reader {
-                        BodyReader::Length(left) => {
-                            let take = usize::try_from(*left)
-                                .unwrap_or(usize::MAX)
-                                .min(conn.buf.len());
-                            state.body.extend_from_slice(&conn.buf[..take]);
-                            *left -= take as u64;
-                            (take, *left == 0)
-                        }
-                        BodyReader::Chunked(decoder) => {
-                            match decoder.feed(&conn.buf, &mut state.body) {
-                                Ok(n) => (n, decoder.is_done()),
-                                Err(e) => {
-                                    let msg = format!("400 Bad Request: {e}");
-                                    self.refuse(token, 400, &msg, Refusal::BadFraming);
-                                    return;
-                                }
-                            }
-                        }
-                    };
-                    conn.buf.drain(..used);
-                    let over = max_body > 0 && state.body.len() as u64 > max_body;
-                    if over || done {
-                        let framed = state.framed;
-                        let Phase::Body(state) =
-                            std::mem::replace(&mut conn.phase, Phase::Handling(framed))
-                        else {
-                            return;
-                        };
-                        let BodyState {
-                            mut req,
-                            mut framed,
-                            body,
-                            ..
-                        } = *state;
-                        if over {
-                            // The rest of the body is never read.
-                            framed.close = true;
-                            conn.phase = Phase::Handling(framed);
-                            req.body = Body::TooLarge { limit: max_body };
-                            self.service.refused(Refusal::BodyTooLarge);
-                        } else {
-                            req.body = Body::Complete(body);
-                        }
-                        self.set_deadline(token, None);
-                        self.submit(
-                            token,
-                            Job::Handle {
-                                token,
-                                req,
-                                admitted: true,
-                            },
-                        );
-                        return;
-                    }
-                    if eof {
-                        // The client gave up; nothing was acknowledged.
-                        self.close(token, None);
-                    }
-                    return;
-                }
-                _ => return,
-            }
-        }
-    }
-
-    /// A complete head: answer URL errors at once, send bodiless requests
-    /// to a worker, and heads with a body to admission.
-    fn start_request(&mut self, token: Token, head: head::Head) {
-        let stopping = self.stopping.is_some();
-        let Some(conn) = self.conn_mut(token) else {
-            return;
-        };
-        let framed = Framed {
-            head_only: head.method == "HEAD",
-            close: !head.keep_alive || stopping,
-            http10: head.minor_version == 0,
-        };
-        let raw_url = head.target;
-        let raw_path = raw_url.split('?').next().unwrap_or("");
-        let path = match percent_decode(raw_path.as_bytes()) {
-            Ok(p) => p,
-            Err(bad) => {
-                let msg = format!("invalid URL escape {}", crate::gofmt::quote(&bad));
-                let mut framed = framed;
-                // An unread body would be taken for the next request.
-                framed.close |= head.framing != Framing::Empty;
-                conn.phase = Phase::Handling(framed);
-                self.service.refused(Refusal::BadRequest);
-                self.respond(token, Response::error(400, &msg));
-                return;
-            }
-        };
-        let req = Request {
-            method: Method::parse(&head.method),
-            path,
-            raw_url,
-            headers: head.headers,
-            body: Body::Complete(Vec::new()),
-            remote_addr: Some(conn.peer),
-        };
-        self.set_deadline(token, None);
-        let Some(conn) = self.conn_mut(token) else {
-            return;
-        };
-        if head.framing == Framing::Empty {
-            conn.phase = Phase::Handling(framed);
-            self.submit(
-                token,
-                Job::Handle {
-                    token,
-                    req,
-                    admitted: false,
-                },
-            );
-        } else {
-            conn.phase = Phase::Admitting(Pending {
-                framing: head.framing,
-                expect_continue: head.expect_continue,
-                framed,
-            });
-            if self.service.admits_every_head() {
-                self.on_admitted(token, req, Ok(()));
-            } else {
-                self.submit(token, Job::Admit { token, req });
-            }
-        }
-    }
-
-    fn submit(&mut self, token: Token, job: Job) {
-        if self.jobs.send(job).is_err() {
-            // The pool is gone: shutting down.
-            self.close(token, None);
-        }
-    }
-
-    fn take_replies(&mut self) {
-        while let Ok(reply) = self.replies.rx.try_recv() {
-            match reply {
-                Reply::Admitted {
-                    token,
-                    req,
-                    verdict,
-                } => self.on_admitted(token, req, verdict),
-                Reply::Handled { token, resp } => self.respond(token, resp),
-            }
-            // `respond`/`on_admitted` may have queued output or new phases.
-        }
-    }
-
-    fn on_admitted(&mut self, token: Token, mut req: Request, verdict: Result<(), Response>) {
-        let stopping = self.stopping.is_some();
-        let max_body = self.limits.max_body_bytes;
-        let read_timeout = self.limits.read_timeout;
-        let Some(conn) = self.conn_mut(token) else {
-            return;
-        };
-        let Phase::Admitting(pending) = std::mem::replace(&mut conn.phase, Phase::Writing) else {
-            return;
-        };
-        let mut framed = pending.framed;
-        if stopping {
-            // Its body would arrive after shutdown began: not acknowledged.
-            self.close(token, None);
-            return;
-        }
-        if let Err(resp) = verdict {
-            // Refused on its head: the body is never read.
-            framed.close = true;
-            conn.phase = Phase::Handling(framed);
-            self.respond(token, resp);
-            return;
-        }
-        if let Framing::Length(n) = pending.framing {
-            if max_body > 0 && n > max_body {
-                framed.close = true;
-                conn.phase = Phase::Handling(framed);
-                req.body = Body::TooLarge { limit: max_body };
-                self.service.refused(Refusal::BodyTooLarge);
-                self.submit(
-                    token,
-                    Job::Handle {
-                        token,
-                        req,
-                        admitted: true,
-                    },
-                );
-                return;
-            }
-        }
-        if pending.expect_continue {
-            conn.outs
-                .push_back(Output::raw(b"HTTP/1.1 100 Continue\r\n\r\n".to_vec()));
-            conn.after = After::Nothing;
-        }
-        let reader = match pending.framing {
-            Framing::Length(n) => BodyReader::Length(n),
-            _ => BodyReader::Chunked(ChunkedDecoder::new()),
-        };
-        conn.phase = Phase::Body(Box::new(BodyState {
-            req,
-            framed,
-            reader,
-            body: Vec::new(),
-        }));
-        let now = Instant::now();
-        conn.since = now;
-        self.set_deadline(
-            token,
-            Some((now + read_timeout, Some(Refusal::BodyTimeout))),
-        );
-        self.process(token, false);
-        self.write(token);
-        self.update_interest(token);
-    }
-
-    /// Queues the response to the request in progress and starts writing.
-    fn respond(&mut self, token: Token, resp: Response) {
-        let stopping = self.stopping.is_some();
-        let write_timeout = self.limits.write_timeout;
-        let Some(conn) = self.conn_mut(token) else {
-            return;
-        };
-        let Phase::Handling(mut framed) = std::mem::replace(&mut conn.phase, Phase::Writing) else {
-            // Not waiting for one (closed and reused slots are filtered by
-            // the token's generation).
-            return;
-        };
-        framed.close |= stopping;
-        conn.outs.push_back(Output::response(resp, framed));
-        conn.after = if framed.close {
-            After::Close
-        } else {
-            After::NextRequest
-        };
-        let now = Instant::now();
-        conn.since = now;
-        self.set_deadline(
-            token,
-            Some((now + write_timeout, Some(Refusal::WriteTimeout))),
-        );
-        self.write(token);
-        self.update_interest(token);
-    }
-
-    /// The response is written: next request, or close.
-    fn finish_response(&mut self, token: Token) {
-        let now = Instant::now();
-        let idle = self.idle_deadline(now);
-        let stopping = self.stopping.is_some();
-        let Some(conn) = self.conn_mut(token) else {
-            return;
-        };
-        if conn.after == After::Close || stopping {
-            conn.io.shutdown_write();
-            conn.phase = Phase::Lingering;
-            conn.buf = Vec::new();
-            if stopping {
-                self.close(token, None);
-            } else {
-                self.set_deadline(token, Some((now + LINGER, None)));
-            }
-            return;
-        }
-        conn.phase = Phase::Idle;
-        conn.since = now;
-        conn.after = After::Nothing;
-        // Drop a large buffer kept from a big request.
-        if conn.buf.is_empty() && conn.buf.capacity() > 4096 {
-            conn.buf = Vec::new();
-        }
-        self.set_deadline(token, idle);
-        // Pipelined bytes may already hold the next head.
-        self.process(token, false);
-    }
-
-    /// Answers a malformed head and closes.
-    fn refuse_head(&mut self, token: Token, e: HeadError) {
-        let refusal = match &e {
-            HeadError::TooLarge => Refusal::HeadTooLarge,
-            HeadError::TooManyHeaders => Refusal::TooManyHeaders,
-            HeadError::Malformed(_) => Refusal::BadRequest,
-            HeadError::BadFraming(_) | HeadError::UnsupportedTransferEncoding => {
-                Refusal::BadFraming
-            }
-        };
-        self.refuse(token, e.status(), &e.message(), refusal);
-    }
-
-    /// Answers `status` with `message` and closes, whatever the phase.
-    fn refuse(&mut self, token: Token, status: u16, message: &str, refusal: Refusal) {
-        self.service.refused(refusal);
-        let Some(conn) = self.conn_mut(token) else {
-            return;
-        };
-        conn.phase = Phase::Handling(Framed {
-            head_only: false,
-            close: true,
-            http10: false,
-        });
-        self.respond(token, Response::plain(status, message));
-    }
-}
-
-/// An epoll instance.
-struct Epoll {
-    fd: OwnedFd,
-}
-
-impl Epoll {
-    fn new() -> io::Result<Epoll> {
-        // SAFETY: no pointers; the result is checked.
-        let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: a fresh descriptor nothing else owns.
-        Ok(Epoll {
-            fd: unsafe { OwnedFd::from_raw_fd(fd) },
-        })
-    }
-
-    fn ctl(&self, op: i32, fd: RawFd, events: u32, token: u64) -> io::Result<()> {
-        let mut ev = libc::epoll_event { events, u64: token };
-        // SAFETY: `ev` is a valid epoll_event for the duration of the call.
-        if unsafe { libc::epoll_ctl(self.fd.as_raw_fd(), op, fd, &mut ev) } < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
-    }
-
-    fn add(&self, fd: RawFd, events: u32, token: u64) -> io::Result<()> {
-        self.ctl(libc::EPOLL_CTL_ADD, fd, events, token)
-    }
-
-    fn modify(&self, fd: RawFd, events: u32, token: u64) -> io::Result<()> {
-        self.ctl(libc::EPOLL_CTL_MOD, fd, events, token)
-    }
-
-    fn delete(&self, fd: RawFd) {
-        let _ = self.ctl(libc::EPOLL_CTL_DEL, fd, 0, 0);
-    }
-
-    fn wait(&self, events: &mut [libc::epoll_event], timeout_ms: i32) -> io::Result<usize> {
-        let max = i32::try_from(events.len()).unwrap_or(i32::MAX);
-        // SAFETY: `events` is a writable buffer of `max` epoll_event.
-        let n =
-            unsafe { libc::epoll_wait(self.fd.as_raw_fd(), events.as_mut_ptr(), max, timeout_ms) };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                return Ok(0);
-            }
-            return Err(e);
-        }
-        Ok(n as usize)
     }
 }

@@ -21,6 +21,7 @@ use crate::tls::ServerConfigSource;
 
 pub mod chunked;
 mod conn;
+mod epoll;
 mod event_loop;
 pub mod head;
 mod pool;
