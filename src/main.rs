@@ -7,14 +7,12 @@
 
 use std::ffi::OsString;
 use std::process::ExitCode;
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{mpsc, Arc};
 
+use pushgate::app::{App, ShutdownReason};
 use pushgate::config::{Command, Config};
-use pushgate::model::NameValidation;
-use pushgate::router::{App, ShutdownReason};
-use pushgate::store::{CheckMode, Policy, ReservedFamily, Store};
 use pushgate::tls::{ServerConfigSource, TlsReloader};
-use pushgate::{gofmt, healthcheck, log, persist, push, scrape, server, signals, telemetry};
+use pushgate::{gofmt, healthcheck, log, persist, server, signals, telemetry};
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
@@ -72,7 +70,7 @@ fn run(config: Config) -> ExitCode {
         Ok(tls) => tls,
         Err(()) => return ExitCode::FAILURE,
     };
-    let app = Arc::new(build_app(config, web));
+    let app = Arc::new(App::new(config, web));
     // Restoring completes before any listener opens (§10).
     let persistence = match persist::start(
         &app.config.persistence_file,
@@ -99,7 +97,7 @@ fn run(config: Config) -> ExitCode {
         }
     };
     let (tx, rx) = mpsc::channel();
-    *app.shutdown.lock().unwrap_or_else(|p| p.into_inner()) = Some(tx.clone());
+    app.on_shutdown(tx.clone());
     spawn_signal_waiter(tx, app.clone());
     spawn_expiry(app.clone());
     let limits = server::Limits {
@@ -152,54 +150,6 @@ fn tls_source(web_config_file: &str) -> Result<Option<Arc<dyn ServerConfigSource
     }
     log::info("TLS is enabled", &[]);
     Ok(Some(reloader))
-}
-
-fn build_app(config: Config, web: pushgate::auth::WebAuth) -> App {
-    let mode = if config.disable_consistency_check {
-        CheckMode::Unchecked
-    } else {
-        CheckMode::Checked
-    };
-    let names = if config.enable_utf8_names {
-        NameValidation::Utf8
-    } else {
-        NameValidation::Legacy
-    };
-    let reserved = telemetry::own_families()
-        .iter()
-        .map(|f| ReservedFamily {
-            name: f.name.to_string(),
-            kind: f.kind,
-        })
-        .collect();
-    let telemetry = telemetry::Telemetry::new();
-    let reasons: Vec<&'static str> = server::Refusal::ALL.iter().map(|r| r.as_str()).collect();
-    telemetry.declare_refusal_reasons(&reasons);
-    App {
-        store: Arc::new(Store::new(reserved, mode, names).with_policy(Policy {
-            default_ttl: (!config.group_ttl.is_zero()).then_some(config.group_ttl),
-            max_series: config.max_series,
-            max_groups: config.max_groups,
-        })),
-        telemetry,
-        start_time: gofmt::unix_nanos_now(),
-        push: push::PushSettings {
-            mode,
-            names,
-            max_body_bytes: config.max_body_bytes,
-            limits: config.push_limits,
-        },
-        scrape: scrape::ScrapeSettings {
-            utf8_names: config.enable_utf8_names,
-        },
-        scrape_cache: scrape::ScrapeCache::default(),
-        api_cache: pushgate::api::MetricsCache::default(),
-        prefix: config.route_prefix(),
-        telemetry_path: config.telemetry_path(),
-        web,
-        shutdown: Mutex::new(None),
-        config,
-    }
 }
 
 /// Drops groups whose TTL ran out. Four checks a second keep an expired
