@@ -15,6 +15,10 @@ use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
+mod expo;
+
+pub use expo::{FamilySnapshot, Piece};
+
 use crate::model::{
     GroupingKey, Label, Metric, MetricFamily, MetricType, NameValidation, Value, INSTANCE_LABEL,
     PUSH_FAILURE_TIME_HELP, PUSH_FAILURE_TIME_METRIC, PUSH_TIME_HELP, PUSH_TIME_METRIC,
@@ -352,6 +356,8 @@ struct State {
     series_count: usize,
     /// Expiry deadlines (unix nanoseconds), so expiry never scans the store.
     deadlines: BTreeSet<(i64, GroupId)>,
+    /// Every stored series in scrape order, updated with `index`.
+    expo: expo::Exposition,
 }
 
 /// The store. All methods take `&self`; one mutex serialises writes, and
@@ -524,6 +530,7 @@ impl Store {
             };
             for (f, family_hashes) in g.families.into_iter().zip(hashes) {
                 state.index_add_hashed(&gid, f.name(), f.kind(), family_hashes.into_iter());
+                state.expo.add(&gid, &f.family());
                 group.families.insert(f);
             }
             group.ttl_base = restored_ttl_base(&group);
@@ -572,6 +579,29 @@ impl Store {
             })
             .collect();
         Ok((generation, out))
+    }
+
+    /// Every stored family with series, by name, as the scrape shows it
+    /// (§7.2, §7.3), sharing what earlier reads rendered; or the problems
+    /// that make the stored data inconsistent. Costs O(families) under the
+    /// lock; rendering what changed happens after it is released.
+    pub fn exposition(&self) -> Result<Vec<FamilySnapshot>, Rejection> {
+        let state = self.lock();
+        let problems = state.inconsistencies();
+        if !problems.is_empty() {
+            return Err(Rejection { problems });
+        }
+        Ok(state.expo.snapshot(|name| {
+            state
+                .index
+                .get(name)
+                .and_then(|idx| idx.groups.first())
+                .and_then(|gid| state.groups.get(gid))
+                .and_then(|g| g.families.get(name))
+                .map_or((None, MetricType::Untyped), |f| {
+                    (f.help().map(Into::into), f.kind())
+                })
+        }))
     }
 
     /// A counter that changes whenever the content changes.
@@ -814,6 +844,7 @@ impl State {
     }
 
     fn index_add(&mut self, gid: &GroupId, family: &MetricFamily) {
+        self.expo.add(gid, family);
         let hashes = family.metrics.iter().map(|m| label_hash(&m.labels));
         self.index_add_hashed(gid, &family.name, family.kind, hashes);
     }
@@ -844,6 +875,7 @@ impl State {
     }
 
     fn index_remove(&mut self, gid: &GroupId, family: &MetricFamily) {
+        self.expo.remove(gid, family);
         let Some(idx) = self.index.get_mut(&family.name) else {
             return;
         };

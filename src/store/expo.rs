@@ -1,0 +1,385 @@
+//! The exposition of the stored families, kept incrementally.
+//!
+//! Per family name, every stored series sits in scrape order (§7.2: fewer
+//! labels first, then label values position by position; ties in grouping
+//! key order, then in pushed order, as a stable sort of the groups' series
+//! gives) in chunks of at most [`CHUNK_MAX`] series. A write changes the
+//! entries of the series it adds or removes and drops the renderings of the
+//! chunks they sit in; a read renders only those chunks again (text,
+//! protobuf, and their gzip segments, each on first use) and shares the
+//! rest. The store updates this under its lock; readers copy out shared
+//! pointers ([`FamilySnapshot`]) and render after the lock is released.
+//!
+//! Series are kept as their encoded `Metric` protobuf message: what the
+//! protobuf scrape sends as is, and what the text lines are rendered from.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
+
+use super::GroupId;
+use crate::exposition::{render, NameEscaping};
+use crate::gzip::Segment;
+use crate::model::{Metric, MetricFamily, MetricType};
+
+/// Most series per chunk: small enough that re-rendering and re-compressing
+/// a chunk after a write costs well under a millisecond, large enough that
+/// a 100k-series body is a few hundred pieces and each compressed segment
+/// still finds its repetitions.
+const CHUNK_MAX: usize = 128;
+
+/// Where a series sorts in its family's output.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct SeriesKey {
+    /// The label count (big-endian u32), then each label value with its
+    /// NUL bytes escaped as `00 01` and ended by `00 00`, so that bytewise
+    /// order is the order of §7.2 (a value sorts before its extensions).
+    order: Box<[u8]>,
+    gid: GroupId,
+    /// Position of the series in the family as the group holds it.
+    index: u32,
+}
+
+impl SeriesKey {
+    fn new(metric: &Metric, gid: &GroupId, index: usize) -> SeriesKey {
+        let values: usize = metric.labels.iter().map(|l| l.value.len() + 2).sum();
+        let mut order = Vec::with_capacity(4 + values);
+        let count = u32::try_from(metric.labels.len()).unwrap_or(u32::MAX);
+        order.extend_from_slice(&count.to_be_bytes());
+        for label in &metric.labels {
+            for &b in label.value.as_bytes() {
+                if b == 0 {
+                    order.extend_from_slice(&[0, 1]);
+                } else {
+                    order.push(b);
+                }
+            }
+            order.extend_from_slice(&[0, 0]);
+        }
+        SeriesKey {
+            order: order.into_boxed_slice(),
+            gid: gid.clone(),
+            index: u32::try_from(index).unwrap_or(u32::MAX),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Entry {
+    key: SeriesKey,
+    /// Type of the family in the group that holds the series (decoding a
+    /// `Metric` message needs it).
+    kind: MetricType,
+    /// The series as an encoded `Metric` message.
+    metric: Box<[u8]>,
+}
+
+impl Entry {
+    fn decode(&self) -> Option<Metric> {
+        match crate::proto::decode_metric(&self.metric, self.kind) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                // Encoded by the store itself, so this cannot happen; a
+                // series left out is safer than a panic in a reader.
+                crate::log::error("stored series does not decode; left out", &[("err", &e)]);
+                None
+            }
+        }
+    }
+}
+
+/// Bytes of a rendering, kept with their gzip segment (made on first use).
+#[derive(Debug)]
+pub struct Piece {
+    bytes: Arc<[u8]>,
+    deflated: OnceLock<Segment>,
+}
+
+impl Piece {
+    pub fn new(bytes: Vec<u8>) -> Piece {
+        Piece {
+            bytes: bytes.into(),
+            deflated: OnceLock::new(),
+        }
+    }
+
+    pub fn bytes(&self) -> &Arc<[u8]> {
+        &self.bytes
+    }
+
+    /// The bytes as a gzip segment, compressed once.
+    pub fn segment(&self) -> &Segment {
+        self.deflated.get_or_init(|| Segment::new(&self.bytes))
+    }
+}
+
+/// A chunk's renderings, made by the first reader that needs them.
+#[derive(Debug, Default)]
+struct Rendered {
+    text: OnceLock<Piece>,
+    proto: OnceLock<Piece>,
+}
+
+/// Up to [`CHUNK_MAX`] consecutive series of a family (never empty).
+#[derive(Clone, Debug)]
+struct Chunk {
+    entries: Arc<Vec<Entry>>,
+    rendered: Arc<Rendered>,
+}
+
+impl Chunk {
+    fn new(entries: Vec<Entry>) -> Chunk {
+        Chunk {
+            entries: Arc::new(entries),
+            rendered: Arc::default(),
+        }
+    }
+
+    fn last_key(&self) -> Option<&SeriesKey> {
+        self.entries.last().map(|e| &e.key)
+    }
+
+    /// The entries, to change; the renderings are dropped (readers holding
+    /// them keep theirs).
+    fn entries_mut(&mut self) -> &mut Vec<Entry> {
+        reset(&mut self.rendered);
+        Arc::make_mut(&mut self.entries)
+    }
+}
+
+/// Empties a rendering cache in place when no reader shares it, else
+/// replaces it, so that a burst of writes to one chunk allocates nothing.
+fn reset<T: Default>(slot: &mut Arc<T>) {
+    match Arc::get_mut(slot) {
+        Some(value) => *value = T::default(),
+        None => *slot = Arc::default(),
+    }
+}
+
+/// The family's HELP and type as the scrape shows them (set by the store
+/// from the first holding group), and the header renderings.
+#[derive(Debug, Default)]
+struct Head {
+    info: OnceLock<(Option<Box<str>>, MetricType)>,
+    text: OnceLock<Piece>,
+    proto: OnceLock<Piece>,
+}
+
+#[derive(Debug, Default)]
+struct Family {
+    chunks: Vec<Chunk>,
+    /// Dropped on every change of the family: the HELP may come from
+    /// another group now, and the protobuf header holds the length.
+    head: Arc<Head>,
+}
+
+impl Family {
+    fn insert(&mut self, entry: Entry) {
+        let Some(last) = self.chunks.len().checked_sub(1) else {
+            self.chunks.push(Chunk::new(vec![entry]));
+            return;
+        };
+        let at = self
+            .chunks
+            .partition_point(|c| c.last_key().is_some_and(|k| *k < entry.key))
+            .min(last);
+        let entries = self.chunks[at].entries_mut();
+        match entries.binary_search_by(|e| e.key.cmp(&entry.key)) {
+            Ok(i) => entries[i] = entry,
+            Err(i) => entries.insert(i, entry),
+        }
+        if entries.len() > CHUNK_MAX {
+            let tail = entries.split_off(entries.len() / 2);
+            self.chunks.insert(at + 1, Chunk::new(tail));
+        }
+    }
+
+    fn remove(&mut self, key: &SeriesKey) {
+        let at = self
+            .chunks
+            .partition_point(|c| c.last_key().is_some_and(|k| k < key));
+        let Some(chunk) = self.chunks.get_mut(at) else {
+            return;
+        };
+        let Ok(i) = chunk.entries.binary_search_by(|e| e.key.cmp(key)) else {
+            return;
+        };
+        let entries = chunk.entries_mut();
+        entries.remove(i);
+        let len = entries.len();
+        if len == 0 {
+            self.chunks.remove(at);
+            return;
+        }
+        // Merge a small chunk into its successor so that deleting groups
+        // does not leave thousands of tiny pieces behind.
+        if len < CHUNK_MAX / 4 {
+            if let Some(next) = self.chunks.get(at + 1) {
+                if len + next.entries.len() <= CHUNK_MAX / 2 {
+                    let next = self.chunks.remove(at + 1);
+                    let moved: Vec<Entry> = next.entries.iter().cloned().collect();
+                    self.chunks[at].entries_mut().extend(moved);
+                }
+            }
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.chunks.is_empty()
+    }
+}
+
+/// Every stored series by family name, in scrape order.
+#[derive(Debug, Default)]
+pub struct Exposition {
+    families: BTreeMap<Box<str>, Family>,
+}
+
+impl Exposition {
+    /// Adds the series of `family` as group `gid` holds it.
+    pub fn add(&mut self, gid: &GroupId, family: &MetricFamily) {
+        let slot = match self.families.get_mut(family.name.as_str()) {
+            Some(f) => f,
+            None => self
+                .families
+                .entry(family.name.as_str().into())
+                .or_default(),
+        };
+        reset(&mut slot.head);
+        for (i, m) in family.metrics.iter().enumerate() {
+            slot.insert(Entry {
+                key: SeriesKey::new(m, gid, i),
+                kind: family.kind,
+                metric: crate::proto::encode_metric(m).into_boxed_slice(),
+            });
+        }
+    }
+
+    /// Removes the series of `family` as group `gid` held it.
+    pub fn remove(&mut self, gid: &GroupId, family: &MetricFamily) {
+        let Some(slot) = self.families.get_mut(family.name.as_str()) else {
+            return;
+        };
+        reset(&mut slot.head);
+        for (i, m) in family.metrics.iter().enumerate() {
+            slot.remove(&SeriesKey::new(m, gid, i));
+        }
+        if slot.is_empty() {
+            self.families.remove(family.name.as_str());
+        }
+    }
+
+    /// Every family with at least one series, by name, sharing the chunks;
+    /// `info` gives the HELP and type of a family whose header changed.
+    pub fn snapshot(
+        &self,
+        info: impl Fn(&str) -> (Option<Box<str>>, MetricType),
+    ) -> Vec<FamilySnapshot> {
+        self.families
+            .iter()
+            .map(|(name, f)| {
+                f.head.info.get_or_init(|| info(name));
+                FamilySnapshot {
+                    name: name.clone(),
+                    head: f.head.clone(),
+                    chunks: f.chunks.clone(),
+                }
+            })
+            .collect()
+    }
+}
+
+/// One family of the exposition as it was when taken; renders what is
+/// missing without the store's lock.
+#[derive(Clone, Debug)]
+pub struct FamilySnapshot {
+    name: Box<str>,
+    head: Arc<Head>,
+    chunks: Vec<Chunk>,
+}
+
+impl FamilySnapshot {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn info(&self) -> (Option<&str>, MetricType) {
+        match self.head.info.get() {
+            Some((help, kind)) => (help.as_deref(), *kind),
+            None => (None, MetricType::Untyped),
+        }
+    }
+
+    /// HELP of the first holding group in grouping-key order (§7.3).
+    pub fn help(&self) -> Option<&str> {
+        self.info().0
+    }
+
+    /// Type of the first holding group.
+    pub fn kind(&self) -> MetricType {
+        self.info().1
+    }
+
+    /// The series, decoded, in scrape order.
+    pub fn metrics(&self) -> Vec<Metric> {
+        self.chunks
+            .iter()
+            .flat_map(|c| c.entries.iter())
+            .filter_map(Entry::decode)
+            .collect()
+    }
+
+    /// The text 0.0.4 rendering (underscore escaping), header first, in
+    /// pieces; nothing for a GAUGE_HISTOGRAM family (§7.4).
+    pub fn text(&self) -> Vec<&Piece> {
+        let (help, kind) = self.info();
+        if kind == MetricType::GaugeHistogram {
+            return Vec::new();
+        }
+        let mut out = Vec::with_capacity(self.chunks.len() + 1);
+        out.push(self.head.text.get_or_init(|| {
+            let mut text = Vec::new();
+            render::render_header(&mut text, &self.name, help, kind, NameEscaping::Underscores);
+            Piece::new(text)
+        }));
+        for chunk in &self.chunks {
+            out.push(chunk.rendered.text.get_or_init(|| {
+                let metrics: Vec<Metric> = chunk.entries.iter().filter_map(Entry::decode).collect();
+                let mut text = Vec::with_capacity(metrics.len() * 96);
+                render::render_series(&mut text, &self.name, &metrics, NameEscaping::Underscores);
+                Piece::new(text)
+            }));
+        }
+        out
+    }
+
+    /// The varint-delimited `MetricFamily` message, in pieces.
+    pub fn protobuf(&self) -> Vec<&Piece> {
+        let chunks: Vec<&Piece> = self
+            .chunks
+            .iter()
+            .map(|chunk| {
+                chunk.rendered.proto.get_or_init(|| {
+                    let mut bytes = Vec::with_capacity(chunk.entries.len() * 72);
+                    for e in chunk.entries.iter() {
+                        crate::proto::append_metric_field(&e.metric, &mut bytes);
+                    }
+                    Piece::new(bytes)
+                })
+            })
+            .collect();
+        let metrics_len: usize = chunks.iter().map(|p| p.bytes().len()).sum();
+        let (help, kind) = self.info();
+        let head = self.head.proto.get_or_init(|| {
+            Piece::new(crate::proto::family_prefix(
+                &self.name,
+                help,
+                kind,
+                metrics_len,
+            ))
+        });
+        let mut out = Vec::with_capacity(chunks.len() + 1);
+        out.push(head);
+        out.extend(chunks);
+        out
+    }
+}
