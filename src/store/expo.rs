@@ -25,7 +25,11 @@ use crate::model::{Metric, MetricFamily, MetricType};
 /// a chunk after a write costs well under a millisecond, large enough that
 /// a 100k-series body is a few hundred pieces and each compressed segment
 /// still finds its repetitions.
+#[cfg(not(test))]
 const CHUNK_MAX: usize = 128;
+/// Tiny chunks in tests, so that the property test splits and merges them.
+#[cfg(test)]
+const CHUNK_MAX: usize = 8;
 
 /// Where a series sorts in its family's output.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
