@@ -13,6 +13,7 @@
 //! Series are kept as their encoded `Metric` protobuf message: what the
 //! protobuf scrape sends as is, and what the text lines are rendered from.
 
+use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
@@ -32,12 +33,11 @@ const CHUNK_MAX: usize = 128;
 const CHUNK_MAX: usize = 8;
 
 /// Where a series sorts in its family's output.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct SeriesKey {
     /// The label count (big-endian u32), then each label value with its
     /// NUL bytes escaped as `00 01` and ended by `00 00`, so that bytewise
     /// order is the order of §7.2 (a value sorts before its extensions).
-    order: Box<[u8]>,
+    order: Vec<u8>,
     gid: GroupId,
     /// Position of the series in the family as the group holds it.
     index: u32,
@@ -60,26 +60,63 @@ impl SeriesKey {
             order.extend_from_slice(&[0, 0]);
         }
         SeriesKey {
-            order: order.into_boxed_slice(),
+            order,
             gid: gid.clone(),
             index: u32::try_from(index).unwrap_or(u32::MAX),
         }
     }
 }
 
+/// One stored series: its [`SeriesKey`] and its encoded `Metric` message
+/// in one allocation (a series costs ~40 bytes here plus those two).
 #[derive(Clone, Debug)]
 struct Entry {
-    key: SeriesKey,
+    /// `SeriesKey::order`, then the `Metric` message.
+    bytes: Box<[u8]>,
+    gid: GroupId,
+    index: u32,
+    order_len: u32,
     /// Type of the family in the group that holds the series (decoding a
     /// `Metric` message needs it).
     kind: MetricType,
-    /// The series as an encoded `Metric` message.
-    metric: Box<[u8]>,
 }
 
 impl Entry {
+    fn new(key: SeriesKey, kind: MetricType, metric: &[u8]) -> Entry {
+        let SeriesKey {
+            mut order,
+            gid,
+            index,
+        } = key;
+        let order_len = u32::try_from(order.len()).unwrap_or(u32::MAX);
+        order.extend_from_slice(metric);
+        Entry {
+            bytes: order.into_boxed_slice(),
+            gid,
+            index,
+            order_len,
+            kind,
+        }
+    }
+
+    fn order(&self) -> &[u8] {
+        &self.bytes[..self.order_len as usize]
+    }
+
+    fn metric(&self) -> &[u8] {
+        &self.bytes[self.order_len as usize..]
+    }
+
+    /// Where this series sorts relative to `key`.
+    fn cmp_key(&self, key: &SeriesKey) -> Ordering {
+        self.order()
+            .cmp(&key.order)
+            .then_with(|| self.gid.cmp(&key.gid))
+            .then(self.index.cmp(&key.index))
+    }
+
     fn decode(&self) -> Option<Metric> {
-        match crate::proto::decode_metric(&self.metric, self.kind) {
+        match crate::proto::decode_metric(self.metric(), self.kind) {
             Ok(m) => Some(m),
             Err(e) => {
                 // Encoded by the store itself, so this cannot happen; a
@@ -138,8 +175,11 @@ impl Chunk {
         }
     }
 
-    fn last_key(&self) -> Option<&SeriesKey> {
-        self.entries.last().map(|e| &e.key)
+    /// Whether every series of the chunk sorts before `key`.
+    fn before(&self, key: &SeriesKey) -> bool {
+        self.entries
+            .last()
+            .is_some_and(|e| e.cmp_key(key) == Ordering::Less)
     }
 
     /// The entries, to change; the renderings are dropped (readers holding
@@ -177,34 +217,33 @@ struct Family {
 }
 
 impl Family {
-    fn insert(&mut self, entry: Entry) {
+    fn insert(&mut self, key: SeriesKey, kind: MetricType, metric: &[u8]) {
         let Some(last) = self.chunks.len().checked_sub(1) else {
-            self.chunks.push(Chunk::new(vec![entry]));
+            self.chunks
+                .push(Chunk::new(vec![Entry::new(key, kind, metric)]));
             return;
         };
-        let at = self
-            .chunks
-            .partition_point(|c| c.last_key().is_some_and(|k| *k < entry.key))
-            .min(last);
+        let at = self.chunks.partition_point(|c| c.before(&key)).min(last);
         let entries = self.chunks[at].entries_mut();
-        match entries.binary_search_by(|e| e.key.cmp(&entry.key)) {
-            Ok(i) => entries[i] = entry,
-            Err(i) => entries.insert(i, entry),
+        match entries.binary_search_by(|e| e.cmp_key(&key)) {
+            Ok(i) => entries[i] = Entry::new(key, kind, metric),
+            Err(i) => entries.insert(i, Entry::new(key, kind, metric)),
         }
         if entries.len() > CHUNK_MAX {
             let tail = entries.split_off(entries.len() / 2);
+            // Both halves stay at their length until the next split: a
+            // push replaces its series in place (one removal, one insert).
+            entries.shrink_to_fit();
             self.chunks.insert(at + 1, Chunk::new(tail));
         }
     }
 
     fn remove(&mut self, key: &SeriesKey) {
-        let at = self
-            .chunks
-            .partition_point(|c| c.last_key().is_some_and(|k| k < key));
+        let at = self.chunks.partition_point(|c| c.before(key));
         let Some(chunk) = self.chunks.get_mut(at) else {
             return;
         };
-        let Ok(i) = chunk.entries.binary_search_by(|e| e.key.cmp(key)) else {
+        let Ok(i) = chunk.entries.binary_search_by(|e| e.cmp_key(key)) else {
             return;
         };
         let entries = chunk.entries_mut();
@@ -250,11 +289,8 @@ impl Exposition {
         };
         reset(&mut slot.head);
         for (i, m) in family.metrics.iter().enumerate() {
-            slot.insert(Entry {
-                key: SeriesKey::new(m, gid, i),
-                kind: family.kind,
-                metric: crate::proto::encode_metric(m).into_boxed_slice(),
-            });
+            let metric = crate::proto::encode_metric(m);
+            slot.insert(SeriesKey::new(m, gid, i), family.kind, &metric);
         }
     }
 
@@ -365,7 +401,7 @@ impl FamilySnapshot {
                 chunk.rendered.proto.get_or_init(|| {
                     let mut bytes = Vec::with_capacity(chunk.entries.len() * 72);
                     for e in chunk.entries.iter() {
-                        crate::proto::append_metric_field(&e.metric, &mut bytes);
+                        crate::proto::append_metric_field(e.metric(), &mut bytes);
                     }
                     Piece::new(bytes)
                 })
