@@ -14,7 +14,7 @@ use crate::http::{Request, Response, ResponseBody};
 use crate::log;
 use crate::model::{Metric, MetricFamily, MetricType};
 use crate::proto;
-use crate::store::{FamilySnapshot, Piece, Store};
+use crate::store::{FamilySnapshot, Part, Store};
 use crate::telemetry::{self, Telemetry};
 
 /// Which wire format a scraper asked for.
@@ -64,7 +64,7 @@ pub fn handle(
             Ok(stored) => {
                 let parts = match format {
                     Format::Text => text_parts(&stored, &own),
-                    Format::Protobuf => protobuf_parts(&stored, &own),
+                    Format::Protobuf => protobuf_parts(&stored, &own, gzip),
                 };
                 stream(parts, gzip)
             }
@@ -109,13 +109,6 @@ fn store_usage(store: &Store) -> telemetry::StoreUsage {
 #[derive(Default)]
 pub struct ScrapeCache {}
 
-/// One piece of a response body: shared with the store's exposition, or
-/// made for this response (own metrics, headers of merged families).
-enum Part<'a> {
-    Kept(&'a Piece),
-    Fresh(Vec<u8>),
-}
-
 /// The body as pieces in order, gzipped as one member when asked: kept
 /// pieces bring their compressed segment, consecutive fresh bytes are
 /// compressed together. Nothing is concatenated; the server writes the
@@ -128,6 +121,8 @@ fn stream(parts: Vec<Part<'_>>, gzip: bool) -> ResponseBody {
                 .filter_map(|p| match p {
                     Part::Kept(piece) => Some(piece.bytes().clone()),
                     Part::Fresh(bytes) => (!bytes.is_empty()).then(|| bytes.into()),
+                    // Families give compressed parts only for gzip.
+                    Part::Deflated(_) => None,
                 })
                 .collect(),
         );
@@ -142,6 +137,14 @@ fn stream(parts: Vec<Part<'_>>, gzip: bool) -> ResponseBody {
     for part in parts {
         match part {
             Part::Fresh(bytes) => pending.extend_from_slice(&bytes),
+            Part::Deflated(segment) => {
+                if !pending.is_empty() {
+                    let seg = crate::gzip::Segment::with(&mut compressor, &pending);
+                    segments.push(Seg::Fresh(seg));
+                    pending.clear();
+                }
+                segments.push(Seg::Kept(segment));
+            }
             Part::Kept(piece) => {
                 if !pending.is_empty() {
                     let seg = crate::gzip::Segment::with(&mut compressor, &pending);
@@ -225,7 +228,11 @@ fn text_parts<'a>(stored: &'a [FamilySnapshot], own: &[MetricFamily]) -> Vec<Par
 
 /// Delimited protobuf: the same merge as [`merge`], stored families from
 /// their kept pieces.
-fn protobuf_parts<'a>(stored: &'a [FamilySnapshot], own: &[MetricFamily]) -> Vec<Part<'a>> {
+fn protobuf_parts<'a>(
+    stored: &'a [FamilySnapshot],
+    own: &[MetricFamily],
+    gzip: bool,
+) -> Vec<Part<'a>> {
     let mut parts = Vec::with_capacity(stored.len() * 4 + 16);
     let mut own_iter = own.iter().peekable();
     let mut rest = stored.iter().peekable();
@@ -268,7 +275,7 @@ fn protobuf_parts<'a>(stored: &'a [FamilySnapshot], own: &[MetricFamily]) -> Vec
                     let kept = s.metrics();
                     parts.push(fresh(s.name(), Some(r.help), r.kind, kept.iter().collect()));
                 }
-                None => parts.extend(s.protobuf().into_iter().map(Part::Kept)),
+                None => parts.extend(s.protobuf(gzip)),
             }
         }
     }
@@ -746,17 +753,21 @@ mod tests {
                     (Ok(w), Ok(s)) => (w, s),
                     (w, s) => panic!("step {step}: inconsistent in checked mode: {w:?} {s:?}"),
                 };
-                let parts = || match format {
+                let parts = |gzip| match format {
                     Format::Text => text_parts(&stored, &own),
-                    Format::Protobuf => protobuf_parts(&stored, &own),
+                    Format::Protobuf => protobuf_parts(&stored, &own, gzip),
                 };
-                let plain = stream(parts(), false).to_vec();
+                let plain = stream(parts(false), false).to_vec();
                 assert_eq!(
                     String::from_utf8_lossy(&plain),
                     String::from_utf8_lossy(&want),
                     "step {step}, {format:?}"
                 );
-                assert_eq!(gunzip(&stream(parts(), true).to_vec()), want, "step {step}");
+                assert_eq!(
+                    gunzip(&stream(parts(true), true).to_vec()),
+                    want,
+                    "step {step}"
+                );
                 checked += 1;
             }
         }

@@ -153,11 +153,25 @@ impl Piece {
     }
 }
 
-/// A chunk's renderings, made by the first reader that needs them.
+/// A chunk's renderings, made by the first reader that needs them. The
+/// protobuf bytes are kept only compressed: scrapers that ask for protobuf
+/// (Prometheus) send `Accept-Encoding: gzip`, and the uncompressed bytes are
+/// the entries' messages with a few framing bytes, cheap to write again.
 #[derive(Debug, Default)]
 struct Rendered {
     text: OnceLock<Piece>,
-    proto: OnceLock<Piece>,
+    proto_len: OnceLock<usize>,
+    proto_deflated: OnceLock<Segment>,
+}
+
+/// A part of a response body as a family gives it.
+pub enum Part<'a> {
+    /// Kept bytes (with their kept gzip segment).
+    Kept(&'a Piece),
+    /// Kept only compressed: used when the response is gzipped.
+    Deflated(&'a Segment),
+    /// Made for this response.
+    Fresh(Vec<u8>),
 }
 
 /// Up to [`CHUNK_MAX`] consecutive series of a family (never empty).
@@ -392,22 +406,32 @@ impl FamilySnapshot {
         out
     }
 
-    /// The varint-delimited `MetricFamily` message, in pieces.
-    pub fn protobuf(&self) -> Vec<&Piece> {
-        let chunks: Vec<&Piece> = self
+    /// The varint-delimited `MetricFamily` message, in parts: compressed
+    /// segments when `gzip`, else bytes written for this response.
+    pub fn protobuf(&self, gzip: bool) -> Vec<Part<'_>> {
+        let encode = |chunk: &Chunk| {
+            let mut bytes = Vec::with_capacity(chunk.entries.len() * 72);
+            for e in chunk.entries.iter() {
+                crate::proto::append_metric_field(e.metric(), &mut bytes);
+            }
+            bytes
+        };
+        let metrics_len: usize = self
             .chunks
             .iter()
             .map(|chunk| {
-                chunk.rendered.proto.get_or_init(|| {
-                    let mut bytes = Vec::with_capacity(chunk.entries.len() * 72);
-                    for e in chunk.entries.iter() {
-                        crate::proto::append_metric_field(e.metric(), &mut bytes);
-                    }
-                    Piece::new(bytes)
+                *chunk.rendered.proto_len.get_or_init(|| {
+                    chunk
+                        .entries
+                        .iter()
+                        .map(|e| {
+                            let len = e.metric().len();
+                            1 + prost::encoding::encoded_len_varint(len as u64) + len
+                        })
+                        .sum()
                 })
             })
-            .collect();
-        let metrics_len: usize = chunks.iter().map(|p| p.bytes().len()).sum();
+            .sum();
         let (help, kind) = self.info();
         let head = self.head.proto.get_or_init(|| {
             Piece::new(crate::proto::family_prefix(
@@ -417,9 +441,20 @@ impl FamilySnapshot {
                 metrics_len,
             ))
         });
-        let mut out = Vec::with_capacity(chunks.len() + 1);
-        out.push(head);
-        out.extend(chunks);
+        let mut out = Vec::with_capacity(self.chunks.len() + 1);
+        out.push(Part::Kept(head));
+        for chunk in &self.chunks {
+            out.push(if gzip {
+                Part::Deflated(
+                    chunk
+                        .rendered
+                        .proto_deflated
+                        .get_or_init(|| Segment::new(&encode(chunk))),
+                )
+            } else {
+                Part::Fresh(encode(chunk))
+            });
+        }
         out
     }
 }

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 mod expo;
 
-pub use expo::{FamilySnapshot, Piece};
+pub use expo::{FamilySnapshot, Part, Piece};
 
 use crate::model::{
     GroupingKey, Label, Metric, MetricFamily, MetricType, NameValidation, Value, INSTANCE_LABEL,
