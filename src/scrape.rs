@@ -682,7 +682,8 @@ mod tests {
 
     /// The streamed scrape (kept pieces plus own families) equals a
     /// rendering from scratch byte for byte, in text, gzip and protobuf,
-    /// after every step of a random sequence of PUT, POST, DELETE and expiry.
+    /// after every step of a random sequence of PUT, POST, DELETE, expiry and
+    /// restore.
     #[test]
     fn kept_pieces_equal_a_full_render_after_random_writes() {
         use crate::model::{GroupingKey, NameValidation};
@@ -726,6 +727,9 @@ mod tests {
                 1 => {
                     store.expire(now - 3_000_000_000);
                 }
+                // As a restart from the persistence file: the exposition is
+                // built again by the next read.
+                2 if rng.below(4) == 0 => store.restore(store.groups()),
                 _ => {
                     let Ok(families) =
                         exposition::parse::parse(&random_body(&mut rng), NameValidation::Legacy)

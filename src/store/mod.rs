@@ -356,8 +356,10 @@ struct State {
     series_count: usize,
     /// Expiry deadlines (unix nanoseconds), so expiry never scans the store.
     deadlines: BTreeSet<(i64, GroupId)>,
-    /// Every stored series in scrape order, updated with `index`.
-    expo: expo::Exposition,
+    /// Every stored series in scrape order, updated with `index`; `None`
+    /// after a restore until the first read builds it, so that a restart is
+    /// ready without decoding and sorting every series once more.
+    expo: Option<expo::Exposition>,
 }
 
 /// The store. All methods take `&self`; one mutex serialises writes, and
@@ -376,7 +378,10 @@ impl Store {
     /// An empty store. `reserved` are the own families (name and type).
     pub fn new(reserved: Vec<ReservedFamily>, mode: CheckMode, names: NameValidation) -> Store {
         Store {
-            state: Mutex::new(State::default()),
+            state: Mutex::new(State {
+                expo: Some(expo::Exposition::default()),
+                ..State::default()
+            }),
             changed: Condvar::new(),
             reserved: reserved.into_iter().map(|r| (r.name, r.kind)).collect(),
             mode,
@@ -530,7 +535,6 @@ impl Store {
             };
             for (f, family_hashes) in g.families.into_iter().zip(hashes) {
                 state.index_add_hashed(&gid, f.name(), f.kind(), family_hashes.into_iter());
-                state.expo.add(&gid, &f.family());
                 group.families.insert(f);
             }
             group.ttl_base = restored_ttl_base(&group);
@@ -586,17 +590,29 @@ impl Store {
     /// that make the stored data inconsistent. Costs O(families) under the
     /// lock; rendering what changed happens after it is released.
     pub fn exposition(&self) -> Result<Vec<FamilySnapshot>, Rejection> {
-        let state = self.lock();
+        let mut state = self.lock();
         let problems = state.inconsistencies();
         if !problems.is_empty() {
             return Err(Rejection { problems });
         }
-        Ok(state.expo.snapshot(|name| {
-            state
-                .index
+        let state = &mut *state;
+        let expo = state.expo.get_or_insert_with(|| {
+            // First read after a restore: decode every family once, under
+            // the lock (writes wait; they would have to update it anyway).
+            let mut expo = expo::Exposition::default();
+            for (gid, group) in &state.groups {
+                for family in group.families.values() {
+                    expo.add(gid, &family.family());
+                }
+            }
+            expo
+        });
+        let (index, groups) = (&state.index, &state.groups);
+        Ok(expo.snapshot(|name| {
+            index
                 .get(name)
                 .and_then(|idx| idx.groups.first())
-                .and_then(|gid| state.groups.get(gid))
+                .and_then(|gid| groups.get(gid))
                 .and_then(|g| g.families.get(name))
                 .map_or((None, MetricType::Untyped), |f| {
                     (f.help().map(Into::into), f.kind())
@@ -844,7 +860,9 @@ impl State {
     }
 
     fn index_add(&mut self, gid: &GroupId, family: &MetricFamily) {
-        self.expo.add(gid, family);
+        if let Some(expo) = &mut self.expo {
+            expo.add(gid, family);
+        }
         let hashes = family.metrics.iter().map(|m| label_hash(&m.labels));
         self.index_add_hashed(gid, &family.name, family.kind, hashes);
     }
@@ -875,7 +893,9 @@ impl State {
     }
 
     fn index_remove(&mut self, gid: &GroupId, family: &MetricFamily) {
-        self.expo.remove(gid, family);
+        if let Some(expo) = &mut self.expo {
+            expo.remove(gid, family);
+        }
         let Some(idx) = self.index.get_mut(&family.name) else {
             return;
         };
