@@ -294,6 +294,10 @@ pub struct Exposition {
 impl Exposition {
     /// Adds the series of `family` as group `gid` holds it.
     pub fn add(&mut self, gid: &GroupId, family: &MetricFamily) {
+        // Families without series are left out of the exposition (§7.2).
+        if family.metrics.is_empty() {
+            return;
+        }
         let slot = match self.families.get_mut(family.name.as_str()) {
             Some(f) => f,
             None => self
