@@ -49,9 +49,10 @@ pub fn handle(
     let (format, escaping, content_type) = negotiate(accept, settings.utf8_names);
     let gzip = wants_gzip(req.header("Accept-Encoding").unwrap_or(""));
     let own = telemetry.families(&store_usage(store));
-    let body = if escaping == NameEscaping::AllowUtf8 && format == Format::Text {
-        // Quoted names are rare enough not to be kept rendered: render
-        // from scratch.
+    let body = if escaping != NameEscaping::Underscores && format == Format::Text {
+        // The kept text uses underscore escaping; other schemes (names
+        // written quoted or escaped otherwise) are asked for rarely enough
+        // to be rendered from scratch.
         match render_from_scratch(store, &own, format, escaping) {
             Ok(body) if gzip => {
                 ResponseBody::Bytes(crate::gzip::assemble(&[crate::gzip::Segment::new(&body)]))
