@@ -4,7 +4,9 @@
 FROM rust:1-bookworm AS build
 WORKDIR /src
 COPY . .
-RUN rustup target add x86_64-unknown-linux-musl \
+# musl-tools: musl-gcc compiles ring's C code (rustls' crypto) for musl.
+RUN apt-get update && apt-get install -y --no-install-recommends musl-tools \
+ && rustup target add x86_64-unknown-linux-musl \
  && cargo build --release --locked --target x86_64-unknown-linux-musl \
  && mkdir -p /data
 

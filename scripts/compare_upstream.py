@@ -21,6 +21,16 @@ Usage:
     random). Exits 0 when upstream is not installed (skipped), 1 on any unexpected
     difference, 2 on a setup error.
 
+Issue 17 (migration from upstream) adds: the push-path cases of prom-client's %2F,
+the 404s of a forgotten job, the scrape Content-Type's escaping parameter, one error
+per suffix collision, the 500 body of an inconsistent scrape (a second run of both
+with --push.disable-consistency-check), the method/source fields of the rejected-push
+log line, the push size of a chunked PUT, the build-info label names, the accepted
+flags (--help-long, --help-man, --web.local-assets), and a migration check: upstream
+writes its persistence file, then pushgate
+and a restarted upstream are started on copies of it and their scrapes (push and
+failure times included) must be equal.
+
 Upstream 1.5.1 (the Debian package) is older than the spec's 1.11.3: where the spec
 describes newer behaviour (GZIP token, snappy, float histogram counts) the step is an
 expected difference, and the bad-base64-job cases run last because 1.5.1 stops
@@ -55,6 +65,8 @@ class Step:
     headers: dict = field(default_factory=dict)
     # False where the spec leaves the text open (e.g. a decoder's own message).
     compare_body: bool = True
+    # True to compare the whole body, not only the first line outside quoted input.
+    full_body: bool = False
 
 
 @dataclass
@@ -82,6 +94,8 @@ V3 = bytes.fromhex("ff060000734e6150705901150000d0e78610736f6d655f6d657472696320
 V4 = bytes.fromhex("ff060000734e6150705900170000d0e786101140736f6d655f6d657472696320332e31340a")
 PROTOBUF = {"Content-Type": "application/vnd.google.protobuf; "
                             "proto=io.prometheus.client.MetricFamily; encoding=delimited"}
+PROTOBUF_ACCEPT = ("application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;"
+                   "encoding=delimited")
 
 
 def text(s):
@@ -116,7 +130,20 @@ def steps():
              "/metrics/job/j/label_name1/label_value1/__label_name2/label_value2", text("m 1\n")),
         Step("odd components", P, "/metrics/job/j/label_name1/label_value1/label_name2/label/value2",
              text("m 1\n")),
-        Step("encoded slash is a separator", P, "/metrics/job/j/instance/a%2Fb", text("m 1\n")),
+        Step("encoded slash stays in the value", P, "/metrics/job/j/instance/a%2Fb", text("m 1\n")),
+        Step("encoded slash: delete", "DELETE", "/metrics/job/j/instance/a%2Fb"),
+        # Issue 17: prom-client writes a / inside a value as %2F.
+        Step("prom-client encoded path value", P, "/metrics/job/j/path/%2Fvar%2Ftmp", text("m 1\n")),
+        Step("prom-client encoded path value: delete", "DELETE", "/metrics/job/j/path/%2Fvar%2Ftmp"),
+        Step("encoded slash after job", P, "/metrics/job%2F/j4", text("m 1\n")),
+        Step("POST /metrics/ (job forgotten)", "POST", "/metrics/", text("m 1\n")),
+        Step("PUT job@base64/ (empty job)", P, "/metrics/job@base64/", text("m 1\n")),
+        Step("DELETE /metrics/", "DELETE", "/metrics/"),
+        Step("GET /metrics/ redirects", "GET", "/metrics/"),
+        Step("scrape Content-Type", "GET", "/metrics"),
+        Step("scrape Content-Type, allow-utf-8", "GET", "/metrics",
+             headers={"Accept": "text/plain;version=0.0.4;escaping=allow-utf-8"}),
+        Step("scrape Content-Type, protobuf", "GET", "/metrics", headers={"Accept": PROTOBUF_ACCEPT}),
         Step("base64 values with padding", P,
              "/metrics/job/j/label_name1@base64/bGFiZWwvdmFsdWUx/label_name2@base64/bGFiZWwvdmFsdWUy==",
              text("m 1\n")),
@@ -215,6 +242,8 @@ def steps():
         Step("duplicate in one push", "POST", "/metrics/job/dd", text("d 1\nd 2\n")),
         Step("suffix: summary", "POST", "/metrics/job/sa", text("# TYPE s summary\ns_sum 1\ns_count 1\n")),
         Step("suffix: collision", "POST", "/metrics/job/sb", text("s_count 5\n")),
+        Step("suffix: two members, one error", "POST", "/metrics/job/sc",
+             text("s_count 5\ns_sum 2\n")),
         Step("HELP: job2", "POST", "/metrics/job/job2",
              text("# HELP mf_help Help string for mfh2.\n# TYPE mf_help gauge\nmf_help 83\n")),
         Step("HELP: job1 with own family", "POST", "/metrics/job/job1", text(
@@ -279,6 +308,40 @@ EXPECTED_DIFFERENCES = {
         "§5.6: pushgate blames the pushed family; upstream's wording depends on Go map order",
         400, CONSISTENCY + 'collected metric named "s_count" collides with previously '
         'collected summary named "s"'),
+    "encoded slash stays in the value": Expected(
+        "issue 17: the path is split at / before decoding, so %2F stays in the value "
+        "(upstream 1.5.1 answers 301 to a path where it became a separator; clients "
+        "take that for success and the push is lost)", 200, "",
+        ignore_lines=r'instance="a/b"', required_lines=('m{instance="a/b",job="j"} 1',)),
+    "encoded slash: delete": Expected(
+        "issue 17: the same raw path deletes that group (upstream answers 301)", 202),
+    "prom-client encoded path value": Expected(
+        "issue 17: prom-client's %2F in a value stays in it (upstream 1.5.1 answers 301)",
+        200, "", ignore_lines=r'path="/var/tmp"',
+        required_lines=('m{instance="",job="j",path="/var/tmp"} 1',)),
+    "prom-client encoded path value: delete": Expected(
+        "issue 17: the same raw path deletes that group (upstream answers 301)", 202),
+    "encoded slash after job": Expected(
+        "issue 17: a %2F that turns /metrics/job into something else is a 400 naming "
+        "@base64 (upstream answers 301 to /metrics/job/j4, a different group)", 400,
+        "invalid push path segment"),
+    "scrape Content-Type": Expected(
+        "issue 17: the Content-Type names the escaping scheme, as upstream 1.8+ "
+        "(1.5.1 predates it)", 200,
+        header=("content-type", "text/plain; version=0.0.4; charset=utf-8; escaping=underscores")),
+    "scrape Content-Type, allow-utf-8": Expected(
+        "issue 17: escaping negotiated from Accept, as upstream 1.8+", 200,
+        header=("content-type", "text/plain; version=0.0.4; charset=utf-8; escaping=allow-utf-8")),
+    "scrape Content-Type, protobuf": Expected(
+        "issue 17: escaping named for protobuf too, as upstream 1.8+", 200,
+        header=("content-type", "application/vnd.google.protobuf; "
+                "proto=io.prometheus.client.MetricFamily; encoding=delimited; "
+                "escaping=underscores")),
+    "suffix: two members, one error": Expected(
+        "§5.6: one error per collision, upstream's single-error form (upstream reports "
+        "one or two errors depending on Go map order)", 400,
+        CONSISTENCY + 'collected histogram or summary named "s" collides with previously '
+        'collected metric named "s_count"', body_suffix='named "s_count"'),
     "HELP: job1 with own family": Expected(
         "§7.3 / §16 #2: pushgate takes HELP from the group whose key sorts first; "
         "upstream picks a random group per scrape", 200,
@@ -370,6 +433,8 @@ def response_differences(step, ours, theirs):
         diffs.append(f"allow: {ours.headers.get('allow')!r} != {theirs.headers.get('allow')!r}")
     if step.compare_body and message_key(ours.body) != message_key(theirs.body):
         diffs.append(f"body {ours.body[:200]!r} != upstream {theirs.body[:200]!r}")
+    elif step.full_body and ours.body != theirs.body:
+        diffs.append(f"body {ours.body[:300]!r} != upstream {theirs.body[:300]!r}")
     return diffs
 
 
@@ -437,19 +502,21 @@ def judge(step, exp, ours, theirs, ignore):
     return "XDIFF", [f"{seen}: {exp.reason}"]
 
 
-def compare(pushgate, upstream, self_test, verbose):
-    """Replays steps() against both gateways; returns (passed, failed, expected)."""
+def compare(pushgate, upstream, self_test, verbose, step_list=None, expected=None):
+    """Replays steps() (or step_list) against both gateways; returns (passed, failed, expected)."""
+    step_list = steps() if step_list is None else step_list
+    expected = EXPECTED_DIFFERENCES if expected is None else expected
     counts = {"ok": 0, "DIFF": 0, "XDIFF": 0}
     help_is_random = False
     transport_errors = 0
-    for number, step in enumerate(steps(), 1):
+    for number, step in enumerate(step_list, 1):
         ours = run_step(pushgate, step)
         theirs = run_step(upstream, step)
-        exp = EXPECTED_DIFFERENCES.get(step.name)
+        exp = expected.get(step.name)
         if exp and self_test:
             # Upstream against itself: its texts may be random here, so compare
             # status, headers and scrape only.
-            step = Step(**{**step.__dict__, "compare_body": False})
+            step = Step(**{**step.__dict__, "compare_body": False, "full_body": False})
             exp = None
         help_is_random = help_is_random or step.name == RANDOM_HELP_AFTER
         ignore = ignore_pattern(help_is_random and EXPECTED_DIFFERENCES[RANDOM_HELP_AFTER].ignore_lines)
@@ -468,6 +535,196 @@ def compare(pushgate, upstream, self_test, verbose):
             counts["DIFF"] += 1
             break
     return counts["ok"], counts["DIFF"], counts["XDIFF"]
+
+
+def unchecked_steps():
+    """Issue 17: the 500 of an inconsistent scrape (both with --push.disable-consistency-check)."""
+    P = "PUT"
+    return [
+        Step("unchecked: summary", P, "/metrics/job/c", text("# TYPE sc summary\nsc_sum 1\nsc_count 1\n")),
+        Step("unchecked: member of it", P, "/metrics/job/d", text("sc_count 1\n")),
+        Step("unchecked: scrape with a suffix collision", "GET", "/metrics", compare_body=False,
+             full_body=True),
+        Step("unchecked: resync", "DELETE", "/metrics/job/d"),
+        Step("unchecked: gauge", P, "/metrics/job/a", text("# TYPE tc gauge\ntc 1\n")),
+        Step("unchecked: counter of the same name", P, "/metrics/job/b",
+             text("# TYPE tc counter\ntc 1\n")),
+        Step("unchecked: scrape with a type conflict", "GET", "/metrics", compare_body=False,
+             full_body=True),
+    ]
+
+
+UNCHECKED_EXPECTED = {
+    "unchecked: scrape with a suffix collision": Expected(
+        "§7.5: one error per collision as upstream; upstream words it from either side "
+        "depending on Go map order, pushgate from the summary's side", 500,
+        'An error has occurred while serving metrics:\n\ncollected histogram or summary named '
+        '"sc" collides with previously collected metric named "sc_count"\n'),
+    "unchecked: scrape with a type conflict": Expected(
+        "§7.5: upstream's wording; which group is reported depends on Go map order upstream, "
+        "pushgate reports the later group in grouping-key order", 500,
+        'An error has occurred while serving metrics:\n\ncollected metric "tc" { ',
+        body_suffix="} is not a GAUGE"),
+}
+
+
+def compare_unchecked(pushgate_bin, upstream_bin, self_test, verbose):
+    flags = ["--push.disable-consistency-check"]
+    with gwlib.Gateway(pushgate_bin, "pushgate", flags, echo=verbose) as ours, \
+            gwlib.Gateway(upstream_bin, "upstream", flags, echo=verbose) as theirs:
+        return compare(ours, theirs, self_test, verbose, unchecked_steps(), UNCHECKED_EXPECTED)
+
+
+LOG_LINE = re.compile(r'level=error msg="pushed metrics are invalid or inconsistent with existing '
+                      r'metrics" method=(\S+) source=(\S+) err=')
+
+
+def log_differences(ours, theirs):
+    """Issue 17: the rejected-push ERROR line carries method and source as upstream's."""
+    def fields(log):
+        for line in log:
+            m = LOG_LINE.search(line)
+            if m:
+                return m.group(1), re.sub(r":\d+$", ":PORT", m.group(2))
+        return None
+    a, b = fields(ours.log), fields(theirs.log)
+    if a is None or b is None:
+        return [f"no rejected-push log line (pushgate {a}, upstream {b})"]
+    return [] if a == b else [f"log fields {a} != upstream {b}"]
+
+
+# Pushes replayed into upstream before its persistence file is imported (issue 17).
+MIGRATION_PUSHES = [
+    ("PUT", "/metrics/job/m/instance/i", text('# HELP mc A counter.\n# TYPE mc counter\n'
+                                                'mc{code="200"} 7\n# TYPE ms summary\n'
+                                                'ms{quantile="0.5"} 1\nms_sum 3\nms_count 2\n'
+                                                '# TYPE mh histogram\nmh_bucket{le="1"} 1\n'
+                                                'mh_bucket{le="+Inf"} 2\nmh_sum 3\nmh_count 2\n')),
+    ("PUT", "/metrics/job@base64/YmF0Y2gvbmlnaHRseQ/region@base64/WsO8cmljaCDinJM/e@base64/=",
+     text("# HELP mu Unicode help \u00fc.\n# TYPE mu gauge\nmu 1.5\n")),
+    ("POST", "/metrics/job/m/instance/i", text("# TYPE mc gauge\nmc 1\n")),  # rejected: failure time
+    ("PUT", "/metrics/job/pb", V1, PROTOBUF),
+    ("PUT", "/metrics/job/only_failed", text("# TYPE mu counter\nmu 1\n")),  # rejected
+]
+
+
+def raw_exposition(body):
+    """Exposition lines without own metrics, push times kept exactly."""
+    lines = []
+    for line in body.decode("utf-8", "replace").splitlines():
+        name = line.split(" ", 3)[2] if line.startswith("#") and len(line.split(" ")) > 2 else \
+            re.match(r"[^{ ]*", line).group(0)
+        if not name.startswith(OWN_PREFIXES):
+            lines.append(line)
+    return lines
+
+
+def compare_migration(pushgate_bin, upstream_bin, verbose):
+    """Issue 17: pushgate started on upstream's persistence file serves what upstream serves
+    after a restart on the same file, push and failure times included. Returns failures."""
+    import os
+    import shutil
+    import tempfile
+    fails = []
+    with tempfile.TemporaryDirectory(prefix="pushgate-migrate-") as tmp:
+        original = os.path.join(tmp, "upstream.db")
+        flags = [f"--persistence.file={original}", "--persistence.interval=1s"]
+        with gwlib.Gateway(upstream_bin, "upstream-writer", flags, echo=verbose) as writer:
+            for method, path, body, *hdrs in MIGRATION_PUSHES:
+                writer.request(method, path, body, hdrs[0] if hdrs else None,
+                               timeout=REQUEST_TIMEOUT_S)
+        if not os.path.exists(original):
+            return ["upstream wrote no persistence file"]
+        ours_file, theirs_file = os.path.join(tmp, "pushgate.db"), os.path.join(tmp, "again.db")
+        shutil.copy(original, ours_file)
+        shutil.copy(original, theirs_file)
+        with open(original, "rb") as f:
+            original_bytes = f.read()
+        with gwlib.Gateway(pushgate_bin, "pushgate", [f"--persistence.file={ours_file}"],
+                           echo=verbose) as ours, \
+                gwlib.Gateway(upstream_bin, "upstream", [f"--persistence.file={theirs_file}"],
+                              echo=verbose) as theirs:
+            a = raw_exposition(request(ours, "GET", "/metrics")[2])
+            b = raw_exposition(request(theirs, "GET", "/metrics")[2])
+            imported = any("imported upstream persistence file" in l for l in ours.log)
+        # §16 #8: float histogram counts (V1's histogram_metric) differ on purpose.
+        skip = re.compile(r'^histogram_metric_(bucket|count)\{')
+        a2 = [l for l in a if not skip.match(l)]
+        b2 = [l for l in b if not skip.match(l)]
+        if a2 != b2:
+            fails += [f"scrape only in pushgate:  {l}" for l in a2 if l not in b2][:8]
+            fails += [f"scrape only in upstream:  {l}" for l in b2 if l not in a2][:8]
+            if not fails:
+                fails.append("scrape: same lines, different order")
+        if not imported:
+            fails.append("pushgate logged no 'imported upstream persistence file'")
+        kept = ours_file + ".upstream"
+        if not os.path.exists(kept) or open(kept, "rb").read() != original_bytes:
+            fails.append(f"{kept} is missing or differs from upstream's file")
+        groups = sum(1 for l in a if l.startswith("push_time_seconds{"))
+        print(f"migration: {groups} groups, {len(a)} exposition lines compared")
+    return fails
+
+
+def chunked_put(gateway, path, body):
+    """A chunked PUT as curl sends one with -H 'Transfer-Encoding: chunked'; returns the status."""
+    import socket
+    with socket.create_connection(("127.0.0.1", gateway.port), timeout=REQUEST_TIMEOUT_S) as sock:
+        head = (f"PUT {path} HTTP/1.1\r\nHost: 127.0.0.1:{gateway.port}\r\n"
+                "User-Agent: curl/7.88.1\r\nAccept: */*\r\nTransfer-Encoding: chunked\r\n"
+                "Connection: close\r\n\r\n")
+        sock.sendall(head.encode() + f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n")
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    return int(data.split(b" ", 2)[1])
+
+
+def own_sample(gateway, prefix):
+    """The first own-metric line of a scrape starting with prefix, or None."""
+    _, _, body = request(gateway, "GET", "/metrics")
+    return next((l for l in body.decode("utf-8", "replace").splitlines() if l.startswith(prefix)),
+                None)
+
+
+def compare_misc(pushgate_bin, upstream_bin, verbose):
+    """Issue 17: push size of a chunked request, build-info label names, accepted flags.
+    Returns a list of (check name, failures, expected-difference note or None)."""
+    import subprocess
+    results = []
+    with gwlib.Gateway(pushgate_bin, "pushgate", echo=verbose) as ours, \
+            gwlib.Gateway(upstream_bin, "upstream", echo=verbose) as theirs:
+        sizes = []
+        for gw in (ours, theirs):
+            status = chunked_put(gw, "/metrics/job/sizecheck", b"m 1\n")
+            line = own_sample(gw, 'pushgateway_http_push_size_bytes_sum{method="put"}')
+            # The Host value is counted: take out its length, ports may differ in digits.
+            size = float(line.rsplit(" ", 1)[1]) - len(f"127.0.0.1:{gw.port}") if line else None
+            sizes.append((status, size))
+        fails = [] if sizes[0] == sizes[1] else [f"(status, size - host) {sizes[0]} != upstream {sizes[1]}"]
+        results.append(("push size of a chunked PUT", fails, None))
+        names = []
+        for gw in (ours, theirs):
+            line = own_sample(gw, "pushgateway_build_info{") or ""
+            names.append(sorted(re.findall(r'([a-z_]+)="', line)))
+        # `tags` appeared in upstream 1.6; 1.5.1 lacks it.
+        fails = [] if [n for n in names[0] if n != "tags"] == names[1] else [
+            f"labels {names[0]} != upstream {names[1]}"]
+        results.append(("pushgateway_build_info label names", fails,
+                        "tags label as upstream 1.6+" if "tags" in names[0] else None))
+    for args in (["--help-long"], ["--help-man"],
+                 ["--web.local-assets=/usr/share/prometheus/pushgateway", "--version"]):
+        runs = []
+        for binary in (pushgate_bin, upstream_bin):
+            done = subprocess.run([binary, *args], capture_output=True, timeout=10)
+            runs.append((done.returncode, bool(done.stdout or done.stderr)))
+        out = subprocess.run([pushgate_bin, *args], capture_output=True, timeout=10)
+        fails = [] if runs[0] == runs[1] == (0, True) else [f"(exit, printed) {runs[0]} != upstream {runs[1]}"]
+        if out.stderr or not out.stdout:
+            fails.append("pushgate must print to stdout only")
+        results.append((f"flags {' '.join(args)}", fails,
+                        "stdout as upstream 1.9+ (1.5.1 prints to stderr)"))
+    return results
 
 
 def parse_args():
@@ -497,6 +754,27 @@ def main():
         with gwlib.Gateway(args.pushgate, "pushgate", echo=args.verbose) as ours, \
                 gwlib.Gateway(args.upstream, "upstream", echo=args.verbose) as theirs:
             passed, failed, expected = compare(ours, theirs, self_test, args.verbose)
+            notes = log_differences(ours, theirs)
+            print(f"{'DIFF' if notes else 'ok':5s}     log fields of a rejected push")
+            for note in notes:
+                print(f"        {note}")
+            passed, failed = passed + (not notes), failed + bool(notes)
+        p, f, x = compare_unchecked(args.pushgate, args.upstream, self_test, args.verbose)
+        passed, failed, expected = passed + p, failed + f, expected + x
+        if not self_test:
+            for name, notes, xdiff in compare_misc(args.pushgate, args.upstream, args.verbose):
+                verdict = "DIFF" if notes else ("XDIFF" if xdiff else "ok")
+                print(f"{verdict:5s}     {name}")
+                for note in notes + ([f"as expected: {xdiff}"] if xdiff and not notes else []):
+                    print(f"        {note}")
+                passed += verdict == "ok"
+                failed += verdict == "DIFF"
+                expected += verdict == "XDIFF"
+            notes = compare_migration(args.pushgate, args.upstream, args.verbose)
+            print(f"{'DIFF' if notes else 'ok':5s}     import of upstream's persistence file")
+            for note in notes:
+                print(f"        {note}")
+            passed, failed = passed + (not notes), failed + bool(notes)
     except (RuntimeError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

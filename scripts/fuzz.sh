@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # Runs every cargo-fuzz target under fuzz/ for a bounded time:
 #   scripts/fuzz.sh [seconds-per-target]   (default 60)
-# Installs cargo-fuzz if missing, seeds each corpus from fuzz/seeds/<target>,
+# or for a fixed number of inputs from a fixed seed, on a fresh corpus of the
+# committed seeds and regressions (bounded cost; the path still varies a
+# little between runs, since the code under test uses randomly seeded hashes):
+#   scripts/fuzz.sh --runs=N [--seed=S]    (default seed 1)
+# Installs cargo-fuzz if missing, seeds each corpus from fuzz/seeds/<target>
+# and fuzz/regressions/<target>,
 # and prints executions, exec/s and coverage per target, then
 # "N passed, M failed". Exits non-zero if any target crashed, leaked past the
 # RSS limit or hung; the reproducing input's path is printed.
@@ -10,15 +15,33 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-seconds=${1:-60}
-targets=(text_parse proto_decode push_path body_decode store_push)
+usage="usage: $0 [seconds-per-target] | $0 --runs=N [--seed=S]"
+seconds=60
+runs=
+seed=1
+for arg in "$@"; do
+    case $arg in
+        --runs=*) runs=${arg#--runs=} ;;
+        --seed=*) seed=${arg#--seed=} ;;
+        *) seconds=$arg ;;
+    esac
+done
+targets=(text_parse proto_decode push_path body_decode store_push http_head chunked_decode upstream_persistence)
 logs=fuzz/target/fuzz-logs
 # -a: debug assertions and overflow checks, so arithmetic overflow is a crash.
 build_flags=(--sanitizer none --debug-assertions)
 
-if ! [[ $seconds =~ ^[1-9][0-9]*$ ]]; then
-    echo "usage: $0 [seconds-per-target]" >&2
-    exit 2
+for n in "$seconds" "${runs:-1}" "$seed"; do
+    if ! [[ $n =~ ^[1-9][0-9]*$ ]]; then
+        echo "$usage" >&2
+        exit 2
+    fi
+done
+if [ -n "$runs" ]; then
+    # No time limit: the cost is bounded by the input count, not the clock.
+    limit=(-seed="$seed" -runs="$runs")
+else
+    limit=(-max_total_time="$seconds")
 fi
 
 if ! command -v cargo-fuzz >/dev/null 2>&1; then
@@ -48,14 +71,21 @@ mkdir -p "$logs"
 passed=0
 failed=0
 for target in "${targets[@]}"; do
-    corpus=fuzz/corpus/$target
+    if [ -n "$runs" ]; then
+        corpus=fuzz/target/fixed-corpus/$target
+        rm -rf "$corpus"
+        echo "== $target: $runs runs, seed $seed"
+    else
+        corpus=fuzz/corpus/$target
+        echo "== $target: ${seconds} s"
+    fi
     mkdir -p "$corpus"
-    # Seeds are committed; the corpus dir is not (.gitignore), it only grows.
-    cp -n fuzz/seeds/"$target"/* "$corpus"/ 2>/dev/null || true
+    # Seeds and regressions are committed; fuzz/corpus is not (.gitignore),
+    # it only grows.
+    cp -n fuzz/seeds/"$target"/* fuzz/regressions/"$target"/* "$corpus"/ 2>/dev/null || true
     log=$logs/$target.log
-    echo "== $target: ${seconds} s"
     "${cargo_cmd[@]}" fuzz run "${build_flags[@]}" "$target" "$corpus" -- \
-        -max_total_time="$seconds" -rss_limit_mb=1024 -timeout=10 \
+        "${limit[@]}" -rss_limit_mb=1024 -timeout=10 \
         -print_final_stats=1 >"$log" 2>&1
     status=$?
     runs=$(stat_of number_of_executed_units "$log")
@@ -70,6 +100,8 @@ for target in "${targets[@]}"; do
         echo "   FAILED (exit $status); log: $log"
         grep -E 'panicked at|^==[0-9]+== ERROR|SUMMARY: libFuzzer' "$log" | head -n 5 | sed 's/^/   /'
         grep -oE '(Test unit|Testcase) written to [^ ]+' "$log" | sed 's/^/   artifact: /'
+        echo "   replay: cargo fuzz run ${build_flags[*]} $target <artifact>;" \
+            "once fixed, copy it to fuzz/regressions/$target/"
     fi
 done
 

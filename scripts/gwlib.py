@@ -73,8 +73,9 @@ class Gateway:
         self.binary = binary
         self.label = label
         self.flags = ["--web.listen-address=127.0.0.1:0", *extra_flags]
-        if is_upstream(binary):
-            # Upstream has no on-disk default, but be explicit: never touch a file.
+        if is_upstream(binary) and not any(f.startswith("--persistence.file") for f in extra_flags):
+            # Upstream has no on-disk default, but be explicit: never touch a file
+            # (unless the caller names one; upstream refuses the flag twice).
             self.flags.insert(0, "--persistence.file=")
         self.echo = echo
         self.log = []

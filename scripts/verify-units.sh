@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Verifies the systemd units with `systemd-analyze verify` (Debian package
-# `systemd`). The service is checked as a copy whose ExecStart names the
-# built binary, since /usr/local/bin/pushgate exists only after install.
+# Verifies the systemd units in deploy/systemd/ with `systemd-analyze verify`
+# (Debian package `systemd`). The service is checked as a copy whose
+# ExecStart names the built binary, since /usr/bin/pushgate exists only once
+# the package is installed (scripts/test-deb.sh verifies the installed unit).
 #   scripts/verify-units.sh [path/to/pushgate]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,8 +13,8 @@ command -v systemd-analyze >/dev/null || {
 }
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-sed "s#/usr/local/bin/pushgate#$binary#" scripts/pushgate.service > "$dir/pushgate.service"
-cp scripts/pushgate.socket "$dir/pushgate.socket"
+sed "s#/usr/bin/pushgate#$binary#" deploy/systemd/pushgate.service > "$dir/pushgate.service"
+cp deploy/systemd/pushgate.socket "$dir/pushgate.socket"
 # Warnings go to stderr and fail the run, so nothing is silently accepted.
 out=$(systemd-analyze verify "$dir/pushgate.service" "$dir/pushgate.socket" 2>&1) || {
   echo "$out" >&2

@@ -87,9 +87,10 @@ struct Active {
     bucket: Option<Arc<TokenBucket>>,
 }
 
-/// What identifies a version of the file without reading it.
+/// What identifies a version of a file without reading it (also used by
+/// `tls` for certificate files).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct FileStamp {
+pub(crate) struct FileStamp {
     modified: Option<SystemTime>,
     len: u64,
     dev: u64,
@@ -97,7 +98,7 @@ struct FileStamp {
 }
 
 impl FileStamp {
-    fn of(path: &Path) -> std::io::Result<FileStamp> {
+    pub(crate) fn of(path: &Path) -> std::io::Result<FileStamp> {
         let meta = std::fs::metadata(path)?;
         Ok(FileStamp {
             modified: meta.modified().ok(),
@@ -194,6 +195,28 @@ impl WebAuth {
             Some(Ok(active)) => active.config.headers.clone(),
             _ => Vec::new(),
         }
+    }
+
+    /// Re-reads the file now, whether or not it looks changed (SIGHUP): an
+    /// edit that kept size and modification time is picked up too. As with
+    /// a change seen on the request path, a broken file makes every request
+    /// 500 until it is fixed. Without a file there is nothing to do.
+    pub fn reload(&self) {
+        if let Some(inner) = &self.inner {
+            let mut state = lock(&inner.state);
+            state.checked_at = Instant::now();
+            state.stamp = None;
+            inner.reload_if_changed(&mut state);
+            if let Err(err) = &state.current {
+                log::error("Unable to parse configuration", &[("err", err)]);
+            }
+        }
+    }
+
+    /// True if a web config file is in force (even one without users: its
+    /// rate limit, headers or a broken reload still apply).
+    pub fn is_enabled(&self) -> bool {
+        self.inner.is_some()
     }
 
     /// How many bcrypt verifications ran since start (cache misses).
@@ -832,6 +855,19 @@ mod tests {
         file.replace("");
         // Within the first second the old file is still in force.
         assert_eq!(status(&auth, &get(None)), 401);
+    }
+
+    #[test]
+    fn reload_reads_the_file_at_once() {
+        let file = users_config("forced");
+        let auth = file.auth();
+        file.replace("");
+        auth.reload();
+        assert_eq!(status(&auth, &get(None)), 200, "no wait for the interval");
+        file.replace("basic_auth_users: {alice: not-a-hash}\n");
+        auth.reload();
+        assert_eq!(status(&auth, &get(None)), 500, "broken after a reload");
+        WebAuth::disabled().reload();
     }
 
     #[test]

@@ -41,6 +41,9 @@ pub struct Config {
     pub listen_addresses: Vec<ListenAddress>,
     pub systemd_socket: bool,
     pub web_config_file: String,
+    /// `--web.local-assets` (Debian's upstream package): accepted, unused;
+    /// pushgate's web assets are built in.
+    pub local_assets: String,
     pub telemetry_path: String,
     pub external_url: String,
     pub route_prefix_flag: String,
@@ -59,8 +62,19 @@ pub struct Config {
     pub max_series: usize,
     /// Most groups the store may hold; 0 = unlimited.
     pub max_groups: usize,
-    /// Connections silent for longer are closed; zero disables the reaper.
+    /// Keep-alive connections without a request for longer are closed;
+    /// zero = never.
     pub idle_timeout: Duration,
+    /// A request head (or TLS handshake) must arrive within this.
+    pub read_header_timeout: Duration,
+    /// A request body must arrive within this after its head.
+    pub read_timeout: Duration,
+    /// A response must be taken by the client within this.
+    pub write_timeout: Duration,
+    /// Open client connections at most.
+    pub max_connections: usize,
+    /// In-flight requests may finish within this at shutdown.
+    pub shutdown_timeout: Duration,
     /// Bounds on one push (0 = unlimited for each).
     pub push_limits: PushLimits,
     pub health_includes_scrape: bool,
@@ -74,6 +88,7 @@ impl Default for Config {
             listen_addresses: vec![ListenAddress::AnyHost(9091)],
             systemd_socket: false,
             web_config_file: String::new(),
+            local_assets: String::new(),
             telemetry_path: "/metrics".to_string(),
             external_url: String::new(),
             route_prefix_flag: String::new(),
@@ -91,6 +106,11 @@ impl Default for Config {
             max_groups: 0,
             push_limits: PushLimits::default(),
             idle_timeout: Duration::from_secs(120),
+            read_header_timeout: Duration::from_secs(30),
+            read_timeout: Duration::from_secs(300),
+            write_timeout: Duration::from_secs(300),
+            max_connections: 4096,
+            shutdown_timeout: Duration::from_secs(5),
             health_includes_scrape: false,
         }
     }
@@ -107,6 +127,7 @@ pub struct PushLimits {
     pub labels_per_series: usize,
     pub label_name_bytes: usize,
     pub label_value_bytes: usize,
+    pub metric_name_bytes: usize,
 }
 
 impl Default for PushLimits {
@@ -117,6 +138,7 @@ impl Default for PushLimits {
             labels_per_series: 128,
             label_name_bytes: 1024,
             label_value_bytes: 64 * 1024,
+            metric_name_bytes: 1024,
         }
     }
 }
@@ -147,8 +169,12 @@ impl Config {
     /// Parses the arguments after the program name.
     pub fn from_args(args: Vec<OsString>) -> Result<Command, ConfigError> {
         let mut flags = FlagReader(pico_args::Arguments::from_vec(normalize(args)?));
-        if flags.0.contains(["-h", "--help"]) {
+        // kingpin's --help-long is --help; --help-man prints a man page.
+        if flags.0.contains(["-h", "--help"]) || flags.0.contains("--help-long") {
             return Ok(Command::Help(help_text()));
+        }
+        if flags.0.contains("--help-man") {
+            return Ok(Command::Help(man_text()));
         }
         if flags.0.contains("--version") {
             return Ok(Command::Version(version_text()));
@@ -193,6 +219,7 @@ impl Config {
             ("web.listen-address", self.listen_addresses_raw.join(",")),
             ("web.systemd-socket", self.systemd_socket.to_string()),
             ("web.config.file", text(&self.web_config_file)),
+            ("web.local-assets", text(&self.local_assets)),
             ("web.telemetry-path", text(&self.telemetry_path)),
             ("web.external-url", text(&self.external_url)),
             ("web.route-prefix", text(&self.route_prefix_flag)),
@@ -216,6 +243,27 @@ impl Config {
             (
                 "web.idle-timeout",
                 gofmt::format_duration(self.idle_timeout),
+            ),
+            (
+                "web.read-header-timeout",
+                gofmt::format_duration(self.read_header_timeout),
+            ),
+            (
+                "web.read-timeout",
+                gofmt::format_duration(self.read_timeout),
+            ),
+            (
+                "web.write-timeout",
+                gofmt::format_duration(self.write_timeout),
+            ),
+            ("web.max-connections", self.max_connections.to_string()),
+            (
+                "web.shutdown-timeout",
+                gofmt::format_duration(self.shutdown_timeout),
+            ),
+            (
+                "push.max-metric-name-length",
+                self.push_limits.metric_name_bytes.to_string(),
             ),
             (
                 "push.max-families-per-push",
@@ -261,6 +309,7 @@ impl Config {
         }
         flags.set_bool("--web.systemd-socket", &mut c.systemd_socket)?;
         flags.set_string("--web.config.file", &mut c.web_config_file)?;
+        flags.set_string("--web.local-assets", &mut c.local_assets)?;
         flags.set_string("--web.telemetry-path", &mut c.telemetry_path)?;
         if c.telemetry_path.is_empty() {
             let reason = "the scrape path must not be empty";
@@ -284,6 +333,16 @@ impl Config {
         flags.set_parsed("--push.max-series", parse_count, &mut c.max_series)?;
         flags.set_parsed("--push.max-groups", parse_count, &mut c.max_groups)?;
         flags.set_parsed("--web.idle-timeout", parse_duration, &mut c.idle_timeout)?;
+        let t = &mut c.read_header_timeout;
+        flags.set_parsed("--web.read-header-timeout", parse_positive_duration, t)?;
+        let t = &mut c.read_timeout;
+        flags.set_parsed("--web.read-timeout", parse_positive_duration, t)?;
+        let t = &mut c.write_timeout;
+        flags.set_parsed("--web.write-timeout", parse_positive_duration, t)?;
+        let n = &mut c.max_connections;
+        flags.set_parsed("--web.max-connections", parse_positive_count, n)?;
+        let t = &mut c.shutdown_timeout;
+        flags.set_parsed("--web.shutdown-timeout", parse_duration, t)?;
         let l = &mut c.push_limits;
         flags.set_parsed("--push.max-families-per-push", parse_count, &mut l.families)?;
         flags.set_parsed("--push.max-series-per-push", parse_count, &mut l.series)?;
@@ -301,6 +360,11 @@ impl Config {
             "--push.max-label-value-length",
             parse_count,
             &mut l.label_value_bytes,
+        )?;
+        flags.set_parsed(
+            "--push.max-metric-name-length",
+            parse_count,
+            &mut l.metric_name_bytes,
         )?;
         let health = &mut c.health_includes_scrape;
         flags.set_bool("--web.health-includes-scrape", health)?;
@@ -367,6 +431,11 @@ const FLAGS: &[FlagSpec] = &[
         "--web.config.file",
         Kind::Value,
         "Web configuration file enabling TLS, basic auth, headers, rate limits.",
+    ),
+    spec(
+        "--web.local-assets",
+        Kind::Value,
+        "Accepted for Debian's upstream package and ignored: the web assets are built in.",
     ),
     spec(
         "--web.telemetry-path",
@@ -441,7 +510,32 @@ const FLAGS: &[FlagSpec] = &[
     own(
         "--web.idle-timeout",
         Kind::Value,
-        "Close client connections silent for this long (tiny_http has no timeouts); 0s = never.",
+        "Close keep-alive connections without a request for this long; 0s = never.",
+    ),
+    own(
+        "--web.read-header-timeout",
+        Kind::Value,
+        "Close connections whose request head (or TLS handshake) takes longer.",
+    ),
+    own(
+        "--web.read-timeout",
+        Kind::Value,
+        "Close connections whose request body takes longer after its head.",
+    ),
+    own(
+        "--web.write-timeout",
+        Kind::Value,
+        "Close connections that take longer to read a response.",
+    ),
+    own(
+        "--web.max-connections",
+        Kind::Value,
+        "Most open client connections; beyond, the oldest without a request is closed, else 503.",
+    ),
+    own(
+        "--web.shutdown-timeout",
+        Kind::Value,
+        "On SIGTERM, SIGINT or /-/quit, let in-flight requests finish for this long.",
     ),
     own(
         "--push.max-families-per-push",
@@ -467,6 +561,11 @@ const FLAGS: &[FlagSpec] = &[
         "--push.max-label-value-length",
         Kind::Value,
         "Longest label value in bytes; longer get 400. 0 = no limit.",
+    ),
+    own(
+        "--push.max-metric-name-length",
+        Kind::Value,
+        "Longest metric name in bytes; longer get 400. 0 = no limit.",
     ),
     own(
         "--push.max-groups",
@@ -774,6 +873,26 @@ fn duration_component(text: &str) -> Option<(u128, &str)> {
 
 /// Parses a byte count: digits, optionally followed by `KiB`, `MiB` or `GiB`.
 /// A plain non-negative count.
+fn parse_positive_duration(text: &str) -> Result<Duration, String> {
+    parse_duration(text).and_then(|d| {
+        if d.is_zero() {
+            Err("must be more than 0s".to_string())
+        } else {
+            Ok(d)
+        }
+    })
+}
+
+fn parse_positive_count(text: &str) -> Result<usize, String> {
+    parse_count(text).and_then(|n| {
+        if n == 0 {
+            Err("must be at least 1".to_string())
+        } else {
+            Ok(n)
+        }
+    })
+}
+
 fn parse_count(text: &str) -> Result<usize, String> {
     text.parse::<usize>()
         .map_err(|_| "expected a non-negative integer".to_string())
@@ -871,7 +990,15 @@ fn help_text() -> String {
          pushgate accepts metrics pushed by batch jobs over HTTP and exposes them\n\
          for Prometheus to scrape. It is a drop-in replacement for the Prometheus\n\
          Pushgateway: same URLs, flags, status codes and exposition.\n\
-         Flags marked [pushgate] do not exist upstream.\n\nFlags:\n",
+         Flags marked [pushgate] do not exist upstream.\n\n\
+         Commands:\n  \
+         pushgate import UPSTREAM_FILE [OUT]\n      \
+         List the groups in upstream Pushgateway's persistence file; with OUT,\n      \
+         also write them to OUT in pushgate's format. (An upstream file named\n      \
+         by the persistence flag is imported at start anyway.)\n  \
+         pushgate healthcheck [--url URL]\n      \
+         Exit 0 if the gateway answers its health URL (container health checks).\n\n\
+         Flags:\n",
     );
     out.push_str("  -h, --help\n      Show this help and exit.\n");
     out.push_str("  --version\n      Show version information and exit.\n");
@@ -890,6 +1017,37 @@ fn help_text() -> String {
             ""
         };
         out.push_str(&format!("  {}\n      {}{}\n", usage, marker, spec.help));
+    }
+    out
+}
+
+/// `--help-man`: the help as a man(7) page, as kingpin prints it.
+fn man_text() -> String {
+    let defaults = Config::default().flag_values();
+    let escape = |s: &str| s.replace('\\', "\\e").replace('-', "\\-");
+    let mut out = format!(
+        ".TH pushgate 1 \"{}\"\n.SH \"NAME\"\npushgate\n.SH \"SYNOPSIS\"\n.TP\n\\fBpushgate [<flags>]\\fR\n\
+         .SH \"DESCRIPTION\"\nA drop-in replacement for the Prometheus Pushgateway.\n.SH \"OPTIONS\"\n",
+        escape(&version_text().lines().next().unwrap_or("").replace('"', "'"))
+    );
+    out.push_str(
+        ".TP\n\\fB\\-h, \\-\\-help\\fR\nShow help (also \\-\\-help\\-long and \\-\\-help\\-man).\n",
+    );
+    out.push_str(".TP\n\\fB\\-\\-version\\fR\nShow version information and exit.\n");
+    for spec in FLAGS {
+        let default = defaults
+            .iter()
+            .find(|(name, _)| *name == spec.name())
+            .map_or("", |(_, value)| value.as_str());
+        let usage = match spec.kind {
+            Kind::Bool => spec.flag.to_string(),
+            _ => format!("{}={:?}", spec.flag, default),
+        };
+        out.push_str(&format!(
+            ".TP\n\\fB{}\\fR\n{}\n",
+            escape(&usage),
+            escape(spec.help)
+        ));
     }
     out
 }
@@ -994,6 +1152,7 @@ mod tests {
             ("push.max-label-name-length", "1024"),
             ("push.max-label-value-length", "65536"),
             ("push.max-labels-per-series", "128"),
+            ("push.max-metric-name-length", "1024"),
             ("push.max-series", "0"),
             ("push.max-series-per-push", "1000000"),
             ("web.config.file", ""),
@@ -1003,9 +1162,15 @@ mod tests {
             ("web.health-includes-scrape", "false"),
             ("web.idle-timeout", "2m0s"),
             ("web.listen-address", ":9091"),
+            ("web.local-assets", ""),
+            ("web.max-connections", "4096"),
+            ("web.read-header-timeout", "30s"),
+            ("web.read-timeout", "5m0s"),
             ("web.route-prefix", ""),
+            ("web.shutdown-timeout", "5s"),
             ("web.systemd-socket", "false"),
             ("web.telemetry-path", "/metrics"),
+            ("web.write-timeout", "5m0s"),
         ];
         let actual = Config::default().flag_values();
         let actual: Vec<(&str, &str)> = actual.iter().map(|(n, v)| (*n, v.as_str())).collect();
@@ -1207,7 +1372,7 @@ mod tests {
         }
         assert!(help.contains("--persistence.interval=\"5m0s\""));
         assert!(help.contains("[pushgate] Delete groups"));
-        assert_eq!(help.matches("      [pushgate] ").count(), 11);
+        assert_eq!(help.matches("      [pushgate] ").count(), 17);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! pushgate's own HTTP request and response types.
 //!
 //! Handlers (`push`, `scrape`, `api`, `ui`) take a [`Request`] and return a
-//! [`Response`]; only `server` converts to and from the HTTP library, so every
+//! [`Response`]; only `server` converts to and from the wire, so every
 //! handler can be tested in-process without sockets. Header names compare
 //! case-insensitively; the path is kept as percent-decoded bytes because a
 //! client may send `%FF`, which is not UTF-8 and must be rejected by the push

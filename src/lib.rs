@@ -3,7 +3,7 @@
 //!
 //! The crate is a library with one binary (`src/main.rs`) so that fuzz
 //! targets and benchmarks can call the parsers directly. Data flows one way:
-//! `server` (the only module naming tiny_http) → `router` → `push` (URL,
+//! `server` (the only module that knows sockets) → `router` → `push` (URL,
 //! `body`, `exposition`/`proto` decoding) → `store` → `scrape`/`api`/`ui`
 //! rendering; `persist` sits beside the store and `model` is the shared
 //! vocabulary.
@@ -11,6 +11,7 @@
 pub mod api;
 pub mod auth;
 pub mod body;
+pub mod client;
 pub mod config;
 pub mod exposition;
 pub mod gofmt;
@@ -23,13 +24,15 @@ pub mod model;
 pub mod persist;
 pub mod proto;
 pub mod push;
-pub mod reaper;
 pub mod router;
 pub mod scrape;
 pub mod server;
+pub mod shards;
 pub mod signals;
 pub mod store;
 pub mod telemetry;
+#[cfg(test)]
+pub(crate) mod testutil;
 pub mod tls;
 pub mod ui;
 pub mod webconfig;

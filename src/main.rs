@@ -2,7 +2,8 @@
 //!
 //! `main` only wires the parts together: flags → log → store → listeners →
 //! workers, then waits for SIGINT/SIGTERM or `/-/quit` and shuts down in
-//! order (stop accepting, finish in-flight requests, exit 0).
+//! order (stop accepting, finish in-flight requests, exit 0). SIGHUP only
+//! re-reads the web config.
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -12,9 +13,8 @@ use pushgate::config::{Command, Config};
 use pushgate::model::NameValidation;
 use pushgate::router::{App, ShutdownReason};
 use pushgate::store::{CheckMode, Policy, ReservedFamily, Store};
-use pushgate::{
-    gofmt, healthcheck, log, persist, push, reaper, scrape, server, signals, telemetry,
-};
+use pushgate::tls::{ServerConfigSource, TlsReloader};
+use pushgate::{gofmt, healthcheck, log, persist, push, scrape, server, signals, telemetry};
 
 /// glibc's malloc keeps what request threads free in per-thread arenas (up
 /// to 8 per core) and, once a large block is freed, raises its mmap
@@ -39,12 +39,20 @@ fn tune_allocator() {}
 fn main() -> ExitCode {
     tune_allocator();
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
-    if args.first().is_some_and(|a| a == "healthcheck") {
+    // Subcommands take the arguments after their name; anything else is
+    // the gateway's own flags.
+    let subcommand: Option<fn(&[String]) -> u8> = match args.first().and_then(|a| a.to_str()) {
+        Some("healthcheck") => Some(healthcheck::run),
+        Some("shards") => Some(pushgate::shards::run),
+        Some("import") => Some(persist::upstream::run_import_command),
+        _ => None,
+    };
+    if let Some(run_subcommand) = subcommand {
         let rest: Vec<String> = args[1..]
             .iter()
             .map(|a| a.to_string_lossy().into_owned())
             .collect();
-        return ExitCode::from(healthcheck::run(&rest));
+        return ExitCode::from(run_subcommand(&rest));
     }
     match Config::from_args(args) {
         Ok(Command::Run(config)) => run(*config),
@@ -61,7 +69,6 @@ fn main() -> ExitCode {
 
 fn run(config: Config) -> ExitCode {
     log::init(config.log_level, config.log_format);
-    server::watch_library_panics();
     if let Err(e) = signals::block_termination_signals() {
         log::error("cannot block termination signals", &[("err", &e)]);
         return ExitCode::FAILURE;
@@ -82,12 +89,17 @@ fn run(config: Config) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let tls = match tls_source(&config.web_config_file) {
+        Ok(tls) => tls,
+        Err(()) => return ExitCode::FAILURE,
+    };
     let app = Arc::new(build_app(config, web));
     // Restoring completes before any listener opens (§10).
     let persistence = match persist::start(
         &app.config.persistence_file,
         app.config.persistence_interval,
         &app.store,
+        &app.telemetry.persistence,
     ) {
         Ok(p) => p,
         Err(e) => {
@@ -109,16 +121,19 @@ fn run(config: Config) -> ExitCode {
     };
     let (tx, rx) = mpsc::channel();
     *app.shutdown.lock().unwrap_or_else(|p| p.into_inner()) = Some(tx.clone());
-    spawn_signal_waiter(tx);
+    spawn_signal_waiter(tx, app.clone());
     spawn_expiry(app.clone());
-    let ports: Vec<u16> = listeners
-        .iter()
-        .filter_map(|l| l.local_addr().ok().map(|a| a.port()))
-        .collect();
-    if !app.config.idle_timeout.is_zero() {
-        reaper::spawn(ports, app.config.idle_timeout);
-    }
-    let servers = match server::start(app.clone(), listeners) {
+    let limits = server::Limits {
+        read_header_timeout: app.config.read_header_timeout,
+        read_timeout: app.config.read_timeout,
+        write_timeout: app.config.write_timeout,
+        idle_timeout: app.config.idle_timeout,
+        max_connections: app.config.max_connections,
+        max_body_bytes: app.config.max_body_bytes,
+        shutdown_timeout: app.config.shutdown_timeout,
+        ..server::Limits::default()
+    };
+    let servers = match server::start(app.clone(), listeners, tls, limits) {
         Ok(s) => s,
         Err(e) => {
             log::error("cannot start HTTP server", &[("err", &e)]);
@@ -141,6 +156,25 @@ fn run(config: Config) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// The web config's `tls_server_config` as a reloading source (every
+/// listener then speaks TLS), or `None` for plain HTTP. Errors are logged.
+fn tls_source(web_config_file: &str) -> Result<Option<Arc<dyn ServerConfigSource>>, ()> {
+    let reloader = match TlsReloader::from_flag(web_config_file) {
+        Ok(Some(reloader)) => Arc::new(reloader),
+        Ok(None) => return Ok(None),
+        Err(e) => {
+            log::error("invalid TLS configuration", &[("err", &e)]);
+            return Err(());
+        }
+    };
+    if let Err(e) = reloader.spawn_watcher() {
+        log::error("cannot start the TLS reload thread", &[("err", &e)]);
+        return Err(());
+    }
+    log::info("TLS is enabled", &[]);
+    Ok(Some(reloader))
+}
+
 fn build_app(config: Config, web: pushgate::auth::WebAuth) -> App {
     let mode = if config.disable_consistency_check {
         CheckMode::Unchecked
@@ -159,13 +193,16 @@ fn build_app(config: Config, web: pushgate::auth::WebAuth) -> App {
             kind: f.kind,
         })
         .collect();
+    let telemetry = telemetry::Telemetry::new();
+    let reasons: Vec<&'static str> = server::Refusal::ALL.iter().map(|r| r.as_str()).collect();
+    telemetry.declare_refusal_reasons(&reasons);
     App {
         store: Arc::new(Store::new(reserved, mode, names).with_policy(Policy {
             default_ttl: (!config.group_ttl.is_zero()).then_some(config.group_ttl),
             max_series: config.max_series,
             max_groups: config.max_groups,
         })),
-        telemetry: telemetry::Telemetry::new(),
+        telemetry,
         start_time: gofmt::unix_nanos_now(),
         push: push::PushSettings {
             mode,
@@ -203,14 +240,26 @@ fn spawn_expiry(app: Arc<App>) {
     }
 }
 
-fn spawn_signal_waiter(tx: mpsc::Sender<ShutdownReason>) {
+/// SIGINT and SIGTERM end the process through `tx`; SIGHUP re-reads the web
+/// config and keeps everything else (store, listeners, snapshot timer).
+fn spawn_signal_waiter(tx: mpsc::Sender<ShutdownReason>, app: Arc<App>) {
     let spawned = std::thread::Builder::new()
         .name("signals".into())
-        .spawn(move || match signals::wait_for_termination() {
-            Ok(name) => {
-                let _ = tx.send(ShutdownReason::Signal(name));
+        .spawn(move || loop {
+            match signals::wait() {
+                Ok(signals::Signal::Reload) => {
+                    log::info("received SIGHUP; reloading the web config", &[]);
+                    app.web.reload();
+                }
+                Ok(signals::Signal::Terminate(name)) => {
+                    let _ = tx.send(ShutdownReason::Signal(name));
+                    return;
+                }
+                Err(e) => {
+                    log::error("waiting for signals failed", &[("err", &e)]);
+                    return;
+                }
             }
-            Err(e) => log::error("waiting for signals failed", &[("err", &e)]),
         });
     if let Err(e) = spawned {
         log::error("cannot start the signal thread", &[("err", &e)]);

@@ -6,6 +6,7 @@
 //! errors are answered before the body is read or the store is touched.
 
 use std::fmt;
+use std::net::SocketAddr;
 
 use crate::body;
 use crate::config::PushLimits;
@@ -56,6 +57,11 @@ pub enum PushError {
     NotUtf8 {
         name: String,
     },
+    /// A `%2F` turned `/metrics/job` itself into something else
+    /// (`/metrics/job%2F/j`), or an empty segment where a name belongs.
+    Segment {
+        raw: String,
+    },
 }
 
 impl fmt::Display for PushError {
@@ -85,6 +91,11 @@ impl fmt::Display for PushError {
                 at
             ),
             PushError::JobRequired => f.write_str("job name is required"),
+            PushError::Segment { raw } => write!(
+                f,
+                "invalid push path segment {:?}: the path is /metrics/job/<job>{{/<name>/<value>}}, split at every / before percent-decoding; send an empty value as <name>@base64/= and a / inside a value as %2F or with <name>@base64",
+                raw
+            ),
             PushError::NotUtf8 { name } => {
                 write!(
                     f,
@@ -98,6 +109,100 @@ impl fmt::Display for PushError {
 
 impl std::error::Error for PushError {}
 
+/// The grouping-key segments of a push request's raw target (`raw_url`,
+/// query ignored) below the route `prefix`: the path is split at every `/`
+/// first and each segment is percent-decoded afterwards, so a `%2F` stays
+/// inside its job or label value (prom-client writes `/` in a value that
+/// way). Upstream decodes the whole path first and then answers 301 to a
+/// path where the `%2F` became a separator, which clients take for success
+/// while the push is lost; pushgate keeps the value instead (issue 17).
+/// Returns whether the job is base64 and the segments after `job[@base64]`.
+pub fn raw_push_segments(raw_url: &str, prefix: &str) -> Result<(bool, Vec<Vec<u8>>), PushError> {
+    let raw_path = raw_url.split('?').next().unwrap_or("");
+    let mut segments = raw_path.split('/').skip(1);
+    for want in prefix.split('/').skip(1).chain(["metrics"]) {
+        match segments.next() {
+            Some(seg) if percent_decode(seg) == want.as_bytes() => {}
+            other => {
+                return Err(PushError::Segment {
+                    raw: other.unwrap_or("").to_string(),
+                })
+            }
+        }
+    }
+    let job_is_base64 = match segments.next() {
+        Some(seg) if percent_decode(seg) == b"job" => false,
+        Some(seg) if percent_decode(seg) == b"job@base64" => true,
+        other => {
+            return Err(PushError::Segment {
+                raw: other.unwrap_or("").to_string(),
+            })
+        }
+    };
+    Ok((job_is_base64, segments.map(percent_decode).collect()))
+}
+
+/// `%XX` → byte; anything else (the server refused malformed escapes
+/// before routing) is kept as is.
+fn percent_decode(segment: &str) -> Vec<u8> {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    out
+}
+
+/// Builds the grouping key from the decoded segments after
+/// `/metrics/job[@base64]` ([`raw_push_segments`]): the job, then name/value
+/// pairs, with upstream's checks and messages ([`grouping_key_from_path`]).
+/// An empty label name is refused with a message naming `@base64` (a plain
+/// trailing empty value, `/a/`, stays allowed as upstream).
+pub fn grouping_key_from_segments(
+    segments: &[Vec<u8>],
+    job_is_base64: bool,
+    names: NameValidation,
+) -> Result<GroupingKey, PushError> {
+    let Some((job_raw, labels)) = segments.split_first() else {
+        return Err(PushError::JobRequired);
+    };
+    let job = if job_is_base64 {
+        decode_base64url(job_raw).map_err(|at| PushError::Base64Job {
+            raw: job_raw.clone(),
+            at,
+        })?
+    } else {
+        job_raw.clone()
+    };
+    let mut pairs: Vec<(String, Vec<u8>)> = Vec::new();
+    // `/metrics/job/j/` has one empty segment after the job: no labels.
+    let trailing_slash_only = labels.len() == 1 && labels[0].is_empty();
+    if !labels.is_empty() && !trailing_slash_only {
+        if labels.len() % 2 != 0 {
+            return Err(PushError::OddComponents {
+                rest: [&b"/"[..], &labels.join(&b'/')].concat(),
+            });
+        }
+        for pair in labels.chunks(2) {
+            if pair[0].is_empty() {
+                return Err(PushError::Segment { raw: String::new() });
+            }
+            pairs.push(label_pair(&pair[0], &pair[1], names)?);
+        }
+    }
+    finish_key(job, pairs)
+}
+
 /// Parses the part of a push path after `/metrics/job` or
 /// `/metrics/job@base64` (`job_is_base64`), e.g. `/j/instance/i`, into the
 /// grouping key. `rest` starts with `/`; the path is already percent-decoded.
@@ -107,30 +212,13 @@ pub fn grouping_key_from_path(
     names: NameValidation,
 ) -> Result<GroupingKey, PushError> {
     let rest = rest.strip_prefix(b"/").unwrap_or(rest);
-    let (job_raw, label_part) = match rest.iter().position(|&b| b == b'/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, &b""[..]),
-    };
-    let job = if job_is_base64 {
-        decode_base64url(job_raw).map_err(|at| PushError::Base64Job {
-            raw: job_raw.to_vec(),
-            at,
-        })?
-    } else {
-        job_raw.to_vec()
-    };
-    let mut pairs: Vec<(String, Vec<u8>)> = Vec::new();
-    if label_part.len() > 1 {
-        let components: Vec<&[u8]> = label_part[1..].split(|&b| b == b'/').collect();
-        if components.len() % 2 != 0 {
-            return Err(PushError::OddComponents {
-                rest: label_part.to_vec(),
-            });
-        }
-        for pair in components.chunks(2) {
-            pairs.push(label_pair(pair[0], pair[1], names)?);
-        }
-    }
+    let segments: Vec<Vec<u8>> = rest.split(|&b| b == b'/').map(<[u8]>::to_vec).collect();
+    grouping_key_from_segments(&segments, job_is_base64, names)
+}
+
+/// The job and the label pairs (in path order) → the key; the last
+/// occurrence of a name wins, a `job` pair is replaced by the job.
+fn finish_key(job: Vec<u8>, pairs: Vec<(String, Vec<u8>)>) -> Result<GroupingKey, PushError> {
     if job.is_empty() {
         return Err(PushError::JobRequired);
     }
@@ -252,27 +340,27 @@ pub fn unescape_label_name(name: &str) -> String {
     out
 }
 
-/// Which push route matched: `/metrics/job/...` or `/metrics/job@base64/...`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum JobEncoding {
-    Plain,
-    Base64,
-}
-
-/// Handles PUT, POST and DELETE on a push path. `rest` is the path after
-/// `/metrics/job` or `/metrics/job@base64`.
+/// Handles PUT, POST and DELETE on a push path below the route `prefix`;
+/// the grouping key comes from the raw target ([`raw_push_segments`]).
 pub fn handle(
     req: &Request,
-    encoding: JobEncoding,
-    rest: &[u8],
+    prefix: &str,
     store: &Store,
     settings: &PushSettings,
     received_at: i64,
 ) -> Response {
-    let key = match grouping_key_from_path(rest, encoding == JobEncoding::Base64, settings.names) {
+    let key = raw_push_segments(&req.raw_url, prefix).and_then(|(job_is_base64, segments)| {
+        grouping_key_from_segments(&segments, job_is_base64, settings.names)
+    });
+    let key = match key {
         Ok(k) => k,
         Err(e) => {
-            log::debug("invalid push URL", &[("err", &e)]);
+            // Upstream's message and fields (url, err), plus the client.
+            let path = req.raw_url.split('?').next().unwrap_or("");
+            log::debug(
+                "failed to parse URL",
+                &[("url", &path), ("source", &source_of(req)), ("err", &e)],
+            );
             return Response::error(400, &e.to_string());
         }
     };
@@ -307,7 +395,7 @@ pub fn handle(
             log::error(
                 INCONSISTENT_PREFIX,
                 &[
-                    ("method", &req.method.label()),
+                    ("method", &req.method.as_str()),
                     ("source", &source),
                     ("err", &log::OneLine(&r)),
                 ],
@@ -326,7 +414,7 @@ pub fn handle(
             log::warn(
                 "pushed metrics were dropped",
                 &[
-                    ("method", &req.method.label()),
+                    ("method", &req.method.as_str()),
                     ("source", &source),
                     ("err", &log::OneLine(&r)),
                 ],
@@ -363,6 +451,20 @@ fn check_limits(
                 series, limits.series
             ),
         ));
+    }
+    for f in families {
+        if over(limits.metric_name_bytes, f.name.len()) {
+            let head: String = f.name.chars().take(40).collect();
+            return Err((
+                400,
+                format!(
+                    "metric name {:?}... is {} bytes long, more than the {} allowed by --push.max-metric-name-length",
+                    head,
+                    f.name.len(),
+                    limits.metric_name_bytes
+                ),
+            ));
+        }
     }
     let all_labels = families
         .iter()
@@ -443,10 +545,17 @@ fn requested_ttl(req: &Request) -> Result<Option<std::time::Duration>, String> {
     Ok(Some(ttl))
 }
 
-fn source_of(req: &Request) -> String {
-    req.remote_addr
-        .map(|a| a.to_string())
-        .unwrap_or_else(|| "unknown".to_string())
+/// The client address as upstream logs it: an IPv4 client of a dual-stack
+/// listener shows as `127.0.0.1:PORT`, not `[::ffff:127.0.0.1]:PORT`.
+pub fn source_of(req: &Request) -> String {
+    match req.remote_addr {
+        Some(SocketAddr::V6(a)) => match a.ip().to_ipv4_mapped() {
+            Some(v4) => SocketAddr::from((v4, a.port())).to_string(),
+            None => a.to_string(),
+        },
+        Some(a) => a.to_string(),
+        None => "unknown".to_string(),
+    }
 }
 
 /// Bounded body → decompressed bytes → families, or the error response.
@@ -460,7 +569,10 @@ fn read_families(req: &Request, settings: &PushSettings) -> Result<Vec<MetricFam
     };
     let bytes = body::decode(raw, req.header("Content-Encoding"), settings.max_body_bytes)
         .map_err(|e| {
-            log::debug("undecodable push body", &[("err", &e)]);
+            log::debug(
+                "failed to decode body",
+                &[("source", &source_of(req)), ("err", &e)],
+            );
             Response::error(e.status(), &e.to_string())
         })?;
     let is_protobuf = req
@@ -472,7 +584,11 @@ fn read_families(req: &Request, settings: &PushSettings) -> Result<Vec<MetricFam
         exposition::parse(&bytes, settings.names).map_err(|e| e.to_string())
     };
     parsed.map_err(|msg| {
-        log::debug("unparsable push body", &[("err", &msg)]);
+        // Upstream's message for text and protobuf bodies alike.
+        log::debug(
+            "failed to parse text",
+            &[("source", &source_of(req)), ("err", &msg)],
+        );
         Response::error(400, &msg)
     })
 }
@@ -480,6 +596,13 @@ fn read_families(req: &Request, settings: &PushSettings) -> Result<Vec<MetricFam
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `req` aimed at the raw target `path`.
+    fn at(req: &Request, path: &str) -> Request {
+        let mut req = req.clone();
+        req.raw_url = path.to_string();
+        req
+    }
 
     fn parse(path: &str) -> Result<Vec<(String, String)>, String> {
         parse_with(path, NameValidation::Legacy)
@@ -684,6 +807,7 @@ mod tests {
             labels_per_series: 2,
             label_name_bytes: 5,
             label_value_bytes: 4,
+            metric_name_bytes: 6,
         };
         let cases: &[(&str, &[u8], u16, &str)] = &[
             ("within all limits", b"a{x=\"1\"} 1\nb 2\n", 200, ""),
@@ -717,13 +841,19 @@ mod tests {
                 400,
                 "--push.max-label-value-length",
             ),
+            (
+                "long metric name",
+                b"abcdefg 1\n",
+                400,
+                "--push.max-metric-name-length",
+            ),
         ];
         for (scenario, body, status, needle) in cases {
             let s = store();
             let mut settings = settings();
             settings.limits = limits;
             let req = Request::new(Method::Put, "/x").with_body(body.to_vec());
-            let resp = handle(&req, JobEncoding::Plain, b"/j", &s, &settings, 1);
+            let resp = handle(&at(&req, "/metrics/job/j"), "", &s, &settings, 1);
             let text = String::from_utf8_lossy(&resp.body.to_vec()).to_string();
             assert_eq!(resp.status, *status, "{scenario}: {text}");
             assert!(text.contains(needle), "{scenario}: {text}");
@@ -741,7 +871,7 @@ mod tests {
         let mut settings = settings();
         settings.limits.label_value_bytes = 3;
         let req = Request::new(Method::Put, "/x").with_body("a 1\n");
-        let resp = handle(&req, JobEncoding::Plain, b"/toolong", &s, &settings, 1);
+        let resp = handle(&at(&req, "/metrics/job/toolong"), "", &s, &settings, 1);
         assert_eq!(resp.status, 400);
         assert!(s.groups().is_empty());
     }
@@ -754,14 +884,14 @@ mod tests {
     fn url_errors_never_touch_the_store() {
         let s = store();
         let req = Request::new(Method::Post, "/x").with_body("m 1\n");
-        let resp = handle(&req, JobEncoding::Plain, b"/\xff", &s, &settings(), 1);
+        let resp = handle(&at(&req, "/metrics/job/%FF"), "", &s, &settings(), 1);
         assert_eq!(resp.status, 400);
         assert_eq!(
             resp.body.to_vec(),
             b"label value for \"job\" in URL path is not valid UTF-8\n"
         );
         assert!(s.groups().is_empty());
-        let resp = handle(&req, JobEncoding::Base64, b"/=", &s, &settings(), 1);
+        let resp = handle(&at(&req, "/metrics/job@base64/="), "", &s, &settings(), 1);
         assert_eq!(
             (resp.status, resp.body.to_vec().as_slice()),
             (400, &b"job name is required\n"[..])
@@ -774,7 +904,7 @@ mod tests {
         let s = store();
         let mut req = Request::new(Method::Put, "/x");
         req.body = Body::TooLarge { limit: 100 };
-        let resp = handle(&req, JobEncoding::Plain, b"/j", &s, &settings(), 1);
+        let resp = handle(&at(&req, "/metrics/job/j"), "", &s, &settings(), 1);
         assert_eq!(resp.status, 413);
         assert_eq!(
             resp.body.to_vec(),
@@ -787,7 +917,7 @@ mod tests {
     fn delete_answers_202_even_for_missing_groups() {
         let s = store();
         let req = Request::new(Method::Delete, "/x");
-        let resp = handle(&req, JobEncoding::Plain, b"/never", &s, &settings(), 1);
+        let resp = handle(&at(&req, "/metrics/job/never"), "", &s, &settings(), 1);
         assert_eq!(resp.status, 202);
         assert!(resp.body.is_empty());
     }
@@ -797,9 +927,8 @@ mod tests {
         let s = store();
         let req = Request::new(Method::Post, "/x");
         let resp = handle(
-            &req,
-            JobEncoding::Plain,
-            b"/testjob",
+            &at(&req, "/metrics/job/testjob"),
+            "",
             &s,
             &settings(),
             2_000_000_000,
@@ -808,5 +937,79 @@ mod tests {
         let groups = s.groups();
         assert_eq!(groups.len(), 1);
         assert_eq!(groups[0].push_time(), 2.0);
+    }
+
+    fn raw(path: &str, prefix: &str) -> Result<Vec<(String, String)>, String> {
+        raw_push_segments(path, prefix)
+            .and_then(|(b64, segs)| grouping_key_from_segments(&segs, b64, NameValidation::Legacy))
+            .map(|k| {
+                k.labels()
+                    .iter()
+                    .map(|l| (l.name.clone(), l.value.clone()))
+                    .collect()
+            })
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn raw_paths_are_split_before_decoding() {
+        // prom-client writes a / inside a value as %2F: it stays in the value.
+        assert_eq!(
+            raw("/metrics/job/j/path/%2Fvar%2Ftmp", ""),
+            labels(&[("job", "j"), ("path", "/var/tmp")])
+        );
+        assert_eq!(
+            raw("/metrics/job/a%2Fb/x/%2F", ""),
+            labels(&[("job", "a/b"), ("x", "/")])
+        );
+        assert_eq!(raw("/metrics/job/%2F", ""), labels(&[("job", "/")]));
+        assert_eq!(
+            raw("/metrics/job/j%20k?x=%2F", ""),
+            labels(&[("job", "j k")])
+        );
+        assert_eq!(
+            raw("/pg/metrics/job@base64/YS9i/", "/pg"),
+            labels(&[("job", "a/b")])
+        );
+        assert_eq!(
+            raw("/metrics/job/j7/a/", ""),
+            labels(&[("a", ""), ("job", "j7")])
+        );
+        assert_eq!(
+            raw("/metrics/job/j/@base64/x", ""),
+            Err("improper label name \"\"".into())
+        );
+        assert_eq!(
+            raw("/metrics/job/j/a/b/", ""),
+            Err("odd number of components in label string \"/a/b/\"".into())
+        );
+        for bad in ["/metrics/job%2F/j4", "/metrics%2Fjob/j", "/x/metrics/job/j"] {
+            let err = raw(bad, "").unwrap_err();
+            assert!(
+                err.starts_with("invalid push path segment") && err.contains("@base64/="),
+                "{bad}: {err}"
+            );
+        }
+        let err = raw("/metrics/job/j//b", "").unwrap_err();
+        assert!(err.contains("@base64"), "{err}");
+        assert_eq!(
+            raw("/metrics/job/%FF", ""),
+            Err("label value for \"job\" in URL path is not valid UTF-8".into())
+        );
+    }
+
+    #[test]
+    fn sources_are_logged_as_upstream_does() {
+        let mut req = Request::new(Method::Put, "/metrics/job/j");
+        for (addr, shown) in [
+            ("[::ffff:127.0.0.1]:4242", "127.0.0.1:4242"),
+            ("127.0.0.1:80", "127.0.0.1:80"),
+            ("[::1]:9", "[::1]:9"),
+        ] {
+            req.remote_addr = Some(addr.parse().unwrap());
+            assert_eq!(source_of(&req), shown);
+        }
+        req.remote_addr = None;
+        assert_eq!(source_of(&req), "unknown");
     }
 }

@@ -4,7 +4,7 @@
 //! prefix, path cleaning and trailing-slash redirects, 404/405 answers with
 //! `Allow`, HEAD wherever GET works, and counting requests in own metrics.
 //! A panicking handler is caught here and answered 500; the store stays
-//! usable. No HTTP library type appears here (that is `server`'s job).
+//! usable. No socket or wire format appears here (that is `server`'s job).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::Sender;
@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::gofmt;
 use crate::http::{Method, Request, Response};
 use crate::log;
-use crate::push::{self, JobEncoding, PushSettings};
+use crate::push::{self, PushSettings};
 use crate::scrape::{self, ScrapeCache, ScrapeSettings};
 use crate::store::Store;
 use crate::telemetry::Telemetry;
@@ -60,7 +60,8 @@ struct Route {
 }
 
 enum Action {
-    Push(JobEncoding, usize),
+    /// The grouping key is read from the raw target (push::raw_push_segments).
+    Push,
     Scrape,
     Health,
     Quit,
@@ -83,7 +84,7 @@ enum Matched {
 
 #[derive(Clone, Copy)]
 enum PathKind {
-    Push(JobEncoding, usize),
+    Push,
     Scrape,
     Healthy,
     Ready,
@@ -105,7 +106,12 @@ const GROUPS_METHODS: &[&str] = &["DELETE", "OPTIONS"];
 impl App {
     /// Answers one request. Never panics: a panic inside a handler becomes 500.
     pub fn handle(&self, req: &Request) -> Response {
-        match catch_unwind(AssertUnwindSafe(|| self.web.guard(req, || self.route(req)))) {
+        self.caught(req, || self.web.guard(req, || self.route(req)))
+    }
+
+    /// Runs `f`, answering 500 if it panics.
+    fn caught(&self, req: &Request, f: impl FnOnce() -> Response) -> Response {
+        match catch_unwind(AssertUnwindSafe(f)) {
             Ok(resp) => resp,
             Err(panic) => {
                 let what = panic
@@ -169,7 +175,7 @@ impl App {
             self.telemetry
                 .count_request(handler, &req.method.label(), resp.status);
         }
-        if let Action::Push(..) = route.action {
+        if let Action::Push = route.action {
             if matches!(req.method, Method::Put | Method::Post) {
                 self.telemetry.observe_push(
                     &req.method.label(),
@@ -182,14 +188,10 @@ impl App {
     }
 
     fn match_path(&self, rest: &[u8]) -> Matched {
-        let push_prefixes: [(&[u8], JobEncoding); 2] = [
-            (b"/metrics/job@base64/", JobEncoding::Base64),
-            (b"/metrics/job/", JobEncoding::Plain),
-        ];
-        for (p, enc) in push_prefixes {
+        let push_prefixes: [&[u8]; 2] = [b"/metrics/job@base64/", b"/metrics/job/"];
+        for p in push_prefixes {
             if rest.len() > p.len() && rest.starts_with(p) {
-                // Offset of the `/` before the job segment.
-                return Matched::Path(PUSH_METHODS, PathKind::Push(enc, p.len() - 1));
+                return Matched::Path(PUSH_METHODS, PathKind::Push);
             }
         }
         if rest == self.telemetry_path.as_bytes() {
@@ -234,9 +236,9 @@ impl App {
             };
         }
         match kind {
-            PathKind::Push(enc, at) => match req.method {
-                Method::Put | Method::Post => route(Some("push"), Action::Push(enc, at)),
-                Method::Delete => route(Some("delete"), Action::Push(enc, at)),
+            PathKind::Push => match req.method {
+                Method::Put | Method::Post => route(Some("push"), Action::Push),
+                Method::Delete => route(Some("delete"), Action::Push),
                 _ => None,
             },
             PathKind::Scrape if is_get => route(None, Action::Scrape),
@@ -267,10 +269,7 @@ impl App {
 
     fn run(&self, req: &Request, action: &Action, received_at: i64) -> Response {
         match action {
-            Action::Push(enc, at) => {
-                let rest = &req.path[self.prefix.len() + at..];
-                push::handle(req, *enc, rest, &self.store, &self.push, received_at)
-            }
+            Action::Push => push::handle(req, &self.prefix, &self.store, &self.push, received_at),
             Action::Scrape => scrape::handle(
                 req,
                 &self.store,
@@ -333,8 +332,9 @@ impl App {
             return redirect(&req.method, 301, &format!("{}/api/v1/", self.prefix));
         }
         // A push path with an empty job: upstream's router suggests the path
-        // without the slash (which then has no route and 404s).
-        if rest == b"/metrics/job/" || rest == b"/metrics/job@base64/" {
+        // without the slash (which then has no route and 404s); for
+        // `/metrics/job@base64/` it answers 404 at once.
+        if rest == b"/metrics/job/" {
             let location = format!(
                 "{}{}",
                 self.prefix,
@@ -347,11 +347,45 @@ impl App {
             Some(_) => return Response::not_found(),
             None => [rest, b"/"].concat(),
         };
-        if let Matched::Path(..) = self.match_path(&toggled) {
+        // Only towards a route of this method, as upstream's router: `POST
+        // /metrics/` is 404, not a redirect to the GET-only `/metrics`.
+        if let Matched::Path(allowed, _) = self.match_path(&toggled) {
+            if !allowed.contains(&req.method.as_str()) {
+                return Response::not_found();
+            }
             let location = format!("{}{}", self.prefix, String::from_utf8_lossy(&toggled));
             return redirect(&req.method, code_for(&req.method), &location);
         }
         Response::not_found()
+    }
+}
+
+/// The HTTP server's view of the application: authentication and the rate
+/// limit are decided on the head (`admit`) for requests with a body, and
+/// charged once: an admitted request is not checked again.
+impl crate::server::Service for App {
+    fn admit(&self, head: &Request) -> Result<(), Response> {
+        match self.web.check(head, crate::auth::Access::of(&head.method)) {
+            Some(reject) => Err(reject),
+            None => Ok(()),
+        }
+    }
+
+    fn admits_every_head(&self) -> bool {
+        !self.web.is_enabled()
+    }
+
+    fn handle(&self, req: &Request, admitted: bool) -> Response {
+        if !admitted {
+            return App::handle(self, req);
+        }
+        let mut resp = self.caught(req, || self.route(req));
+        crate::auth::add_headers(&mut resp, &self.web.extra_headers());
+        resp
+    }
+
+    fn refused(&self, reason: crate::server::Refusal) {
+        self.telemetry.count_refusal(reason.as_str());
     }
 }
 
@@ -417,14 +451,25 @@ fn cleaned(raw_url: &str) -> Option<String> {
 }
 
 /// Upstream's approximation of a request's size: target, method, protocol,
-/// header names and values, and the body length when known.
+/// header names and values, and the body length when known. As seen by Go's
+/// server: `Host` is not among the headers (only its value counts), and
+/// `Transfer-Encoding` is removed, its chunked body having no known length.
 fn approximate_request_size(req: &Request) -> f64 {
     let mut size = req.raw_url.len() + req.method.as_str().len() + "HTTP/1.1".len();
+    let mut chunked = false;
     for (name, value) in &req.headers {
-        size += name.len() + value.len();
+        if name.eq_ignore_ascii_case("host") {
+            size += value.len();
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            chunked = true;
+        } else {
+            size += name.len() + value.len();
+        }
     }
     if let crate::http::Body::Complete(b) = &req.body {
-        size += b.len();
+        if !chunked {
+            size += b.len();
+        }
     }
     size as f64
 }
@@ -432,6 +477,21 @@ fn approximate_request_size(req: &Request) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn request_size_as_gos_server_sees_it() {
+        let mut req = Request::new(Method::Put, "/metrics/job/j");
+        req.headers = vec![
+            ("Host".into(), "127.0.0.1:9091".into()),
+            ("User-Agent".into(), "curl/7.88.1".into()),
+            ("Content-Length".into(), "4".into()),
+        ];
+        req.body = crate::http::Body::Complete(b"m 1\n".to_vec());
+        // 14 target + 3 method + 8 protocol + 14 host value + 21 + 15 headers + 4 body.
+        assert_eq!(approximate_request_size(&req), 79.0);
+        req.headers[2] = ("Transfer-Encoding".into(), "chunked".into());
+        assert_eq!(approximate_request_size(&req), 60.0);
+    }
 
     #[test]
     fn cleaning_table() {

@@ -408,11 +408,16 @@ fn render_protobuf(families: &[MergedFamily]) -> Vec<u8> {
     out
 }
 
-/// Picks the format from `Accept` (media ranges by descending q, ties in
-/// header order; the first range that names protobuf-delimited or text
-/// 0.0.4 wins; anything else means text), the name escaping, and the
-/// Content-Type to send.
-pub fn negotiate(accept: &str, utf8_names: bool) -> (Format, NameEscaping, String) {
+/// Picks the format from `Accept` as upstream 1.11 (prometheus/common's
+/// `expfmt.Negotiate`): media ranges by descending q, ties in header order;
+/// the first range that names protobuf-delimited or text 0.0.4 wins
+/// (anything else means text). The name escaping is the last known
+/// `escaping=` parameter (`underscores`, `allow-utf-8`, `dots`, `values`)
+/// among the ranges up to and including the winning one, `underscores` by
+/// default, and the Content-Type always names it. Without
+/// `--push.enable-utf8-names` every stored name is legacy-valid, so every
+/// scheme writes the same bytes and only the parameter differs, as upstream.
+pub fn negotiate(accept: &str, _utf8_names: bool) -> (Format, NameEscaping, String) {
     let mut ranges: Vec<(f32, usize, MediaRange)> = accept
         .split(',')
         .enumerate()
@@ -423,28 +428,22 @@ pub fn negotiate(accept: &str, utf8_names: bool) -> (Format, NameEscaping, Strin
             .unwrap_or(Ordering::Equal)
             .then(a.1.cmp(&b.1))
     });
-    let format = ranges
-        .iter()
-        .find_map(|(q, _, r)| if *q > 0.0 { r.format() } else { None })
-        .unwrap_or(Format::Text);
-    let allow_utf8 = utf8_names
-        && ranges
-            .iter()
-            .any(|(_, _, r)| r.param("escaping") == Some("allow-utf-8"));
-    let escaping = if allow_utf8 {
-        NameEscaping::AllowUtf8
-    } else {
-        NameEscaping::Underscores
-    };
+    let mut escaping = NameEscaping::Underscores;
+    let mut format = Format::Text;
+    for (q, _, r) in &ranges {
+        if let Some(e) = r.param("escaping").and_then(NameEscaping::from_param) {
+            escaping = e;
+        }
+        if let Some(f) = r.format().filter(|_| *q > 0.0) {
+            format = f;
+            break;
+        }
+    }
     let base = match format {
         Format::Text => exposition::TEXT_CONTENT_TYPE,
         Format::Protobuf => proto::DELIMITED_CONTENT_TYPE,
     };
-    let content_type = if allow_utf8 {
-        format!("{}; escaping=allow-utf-8", base)
-    } else {
-        base.to_string()
-    };
+    let content_type = format!("{}; escaping={}", base, escaping.as_param());
     (format, escaping, content_type)
 }
 
@@ -547,22 +546,67 @@ mod tests {
         for (accept, want) in cases {
             assert_eq!(negotiate(accept, false).0, *want, "Accept: {accept}");
         }
-        assert_eq!(negotiate(pb, false).2, proto::DELIMITED_CONTENT_TYPE);
-        assert_eq!(negotiate("", false).2, exposition::TEXT_CONTENT_TYPE);
+        assert_eq!(
+            negotiate(pb, false).2,
+            format!("{}; escaping=underscores", proto::DELIMITED_CONTENT_TYPE)
+        );
     }
 
     #[test]
-    fn utf8_escaping_only_with_the_flag() {
-        let accept = "text/plain;version=0.0.4;escaping=allow-utf-8";
-        let (_, esc, ct) = negotiate(accept, true);
-        assert_eq!(esc, NameEscaping::AllowUtf8);
-        assert_eq!(
-            ct,
-            "text/plain; version=0.0.4; charset=utf-8; escaping=allow-utf-8"
-        );
-        let (_, esc, ct) = negotiate(accept, false);
-        assert_eq!(esc, NameEscaping::Underscores);
-        assert_eq!(ct, exposition::TEXT_CONTENT_TYPE);
+    fn escaping_is_negotiated_as_upstream() {
+        let text = exposition::TEXT_CONTENT_TYPE;
+        let pb = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited";
+        let cases: &[(&str, NameEscaping, String)] = &[
+            (
+                "",
+                NameEscaping::Underscores,
+                format!("{text}; escaping=underscores"),
+            ),
+            (
+                "text/plain;version=0.0.4;escaping=allow-utf-8",
+                NameEscaping::AllowUtf8,
+                format!("{text}; escaping=allow-utf-8"),
+            ),
+            (
+                "text/plain;escaping=dots",
+                NameEscaping::Dots,
+                format!("{text}; escaping=dots"),
+            ),
+            (
+                "text/plain;escaping=values",
+                NameEscaping::Values,
+                format!("{text}; escaping=values"),
+            ),
+            // Unknown schemes are ignored.
+            (
+                "text/plain;escaping=bogus",
+                NameEscaping::Underscores,
+                format!("{text}; escaping=underscores"),
+            ),
+            // A parameter on a range tried before the winning one counts too.
+            (
+                "application/openmetrics-text;escaping=allow-utf-8;q=0.9,text/plain;q=0.5",
+                NameEscaping::AllowUtf8,
+                format!("{text}; escaping=allow-utf-8"),
+            ),
+            // ...but not one on a range after it.
+            (
+                "text/plain;q=0.9,application/openmetrics-text;escaping=values;q=0.5",
+                NameEscaping::Underscores,
+                format!("{text}; escaping=underscores"),
+            ),
+            (
+                &format!("{pb};escaping=allow-utf-8"),
+                NameEscaping::AllowUtf8,
+                format!("{}; escaping=allow-utf-8", proto::DELIMITED_CONTENT_TYPE),
+            ),
+        ];
+        for (accept, esc, ct) in cases {
+            for flag in [false, true] {
+                let (_, got_esc, got_ct) = negotiate(accept, flag);
+                assert_eq!((got_esc, &got_ct), (*esc, ct), "Accept: {accept}");
+            }
+        }
     }
 
     #[test]

@@ -1,13 +1,14 @@
 //! pushgate's own metrics: `pushgateway_*` (build info, request counter, push
-//! duration and size summaries) and `process_*` read from /proc.
+//! duration and size summaries), `process_*` read from /proc, and the
+//! `pushgate_*` figures of the store and of persistence snapshots.
 //!
 //! Values are kept here and handed to the scrape as model values; this module
 //! does not render, route or decide which requests count (the server does).
 //! Build information comes from `build.rs`.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::model::{Counter, Label, Metric, MetricFamily, MetricType, Quantile, Summary, Value};
@@ -26,8 +27,14 @@ pub const PROCESS_START_TIME_SECONDS: &str = "process_start_time_seconds";
 pub const PROCESS_VIRTUAL_MEMORY_BYTES: &str = "process_virtual_memory_bytes";
 pub const PROCESS_VIRTUAL_MEMORY_MAX_BYTES: &str = "process_virtual_memory_max_bytes";
 pub const EXPIRED_GROUPS_TOTAL: &str = "pushgate_expired_groups_total";
+pub const HTTP_REFUSALS_TOTAL: &str = "pushgate_http_refusals_total";
 pub const GROUPS: &str = "pushgate_groups";
 pub const GROUPS_LIMIT: &str = "pushgate_groups_limit";
+pub const PERSISTENCE_DURATION_SECONDS: &str = "pushgate_persistence_duration_seconds";
+pub const PERSISTENCE_FAILURES_TOTAL: &str = "pushgate_persistence_failures_total";
+pub const PERSISTENCE_FILE_BYTES: &str = "pushgate_persistence_file_bytes";
+pub const PERSISTENCE_LAST_FAILURE: &str = "pushgate_persistence_last_failure_timestamp_seconds";
+pub const PERSISTENCE_LAST_SUCCESS: &str = "pushgate_persistence_last_success_timestamp_seconds";
 pub const SERIES: &str = "pushgate_series";
 pub const SERIES_LIMIT: &str = "pushgate_series_limit";
 
@@ -45,7 +52,7 @@ const fn own(name: &'static str, kind: MetricType, help: &'static str) -> OwnFam
 }
 
 /// Sorted by name; HELP texts are upstream's, word for word.
-static OWN_FAMILIES: [OwnFamily; 18] = [
+static OWN_FAMILIES: [OwnFamily; 24] = [
     own(
         PROCESS_CPU_SECONDS_TOTAL,
         MetricType::Counter,
@@ -105,6 +112,36 @@ static OWN_FAMILIES: [OwnFamily; 18] = [
         GROUPS_LIMIT,
         MetricType::Gauge,
         "Most groups the store may hold, --push.max-groups; 0 = unlimited (pushgate only).",
+    ),
+    own(
+        HTTP_REFUSALS_TOTAL,
+        MetricType::Counter,
+        "Requests and connections the HTTP server refused or closed on its own, by reason (pushgate only).",
+    ),
+    own(
+        PERSISTENCE_DURATION_SECONDS,
+        MetricType::Gauge,
+        "Time the last successful snapshot of --persistence.file took to write (pushgate only).",
+    ),
+    own(
+        PERSISTENCE_FAILURES_TOTAL,
+        MetricType::Counter,
+        "Snapshots of --persistence.file that failed (pushgate only).",
+    ),
+    own(
+        PERSISTENCE_FILE_BYTES,
+        MetricType::Gauge,
+        "Size of the last snapshot written to --persistence.file (pushgate only).",
+    ),
+    own(
+        PERSISTENCE_LAST_FAILURE,
+        MetricType::Gauge,
+        "Unix time of the last failed snapshot; 0 = none yet (pushgate only).",
+    ),
+    own(
+        PERSISTENCE_LAST_SUCCESS,
+        MetricType::Gauge,
+        "Unix time of the last successful snapshot; 0 = none yet (pushgate only).",
     ),
     own(
         SERIES,
@@ -251,6 +288,78 @@ pub struct Telemetry {
     /// Origin of the age-bucket clock.
     started: Instant,
     expired_groups: AtomicU64,
+    /// Filled by `persist`'s snapshot writes; exposed once enabled.
+    pub persistence: Arc<PersistenceStats>,
+    /// `pushgate_http_refusals_total` by reason.
+    refusals: Mutex<BTreeMap<&'static str, u64>>,
+}
+
+/// The outcome of persistence snapshots: written by the snapshot timer,
+/// read at each scrape. Lock-free, so a scrape never waits for a write.
+#[derive(Debug, Default)]
+pub struct PersistenceStats {
+    enabled: AtomicBool,
+    failures: AtomicU64,
+    /// f64 bits, as are the other floating-point fields.
+    last_success_unix: AtomicU64,
+    last_failure_unix: AtomicU64,
+    last_duration_seconds: AtomicU64,
+    file_bytes: AtomicU64,
+}
+
+impl PersistenceStats {
+    /// Persistence is configured: expose the families (zeros until the first
+    /// snapshot), so alerts see them from the start.
+    pub fn enable(&self) {
+        self.enabled.store(true, Ordering::Relaxed);
+    }
+
+    /// A snapshot finished at `at` (Unix seconds) after `took`; the file now
+    /// holds `bytes`.
+    pub fn record_success(&self, at: f64, took: Duration, bytes: u64) {
+        let seconds = took.as_secs_f64();
+        self.last_duration_seconds
+            .store(seconds.to_bits(), Ordering::Relaxed);
+        self.file_bytes.store(bytes, Ordering::Relaxed);
+        self.last_success_unix
+            .store(at.to_bits(), Ordering::Relaxed);
+    }
+
+    /// A snapshot failed at `at` (Unix seconds).
+    pub fn record_failure(&self, at: f64) {
+        self.failures.fetch_add(1, Ordering::Relaxed);
+        self.last_failure_unix
+            .store(at.to_bits(), Ordering::Relaxed);
+    }
+
+    fn families(&self) -> Vec<MetricFamily> {
+        if !self.enabled.load(Ordering::Relaxed) {
+            return Vec::new();
+        }
+        let float = |a: &AtomicU64| f64::from_bits(a.load(Ordering::Relaxed));
+        vec![
+            single(
+                PERSISTENCE_DURATION_SECONDS,
+                Value::Gauge(float(&self.last_duration_seconds)),
+            ),
+            single(
+                PERSISTENCE_FAILURES_TOTAL,
+                counter(self.failures.load(Ordering::Relaxed) as f64),
+            ),
+            single(
+                PERSISTENCE_FILE_BYTES,
+                Value::Gauge(self.file_bytes.load(Ordering::Relaxed) as f64),
+            ),
+            single(
+                PERSISTENCE_LAST_FAILURE,
+                Value::Gauge(float(&self.last_failure_unix)),
+            ),
+            single(
+                PERSISTENCE_LAST_SUCCESS,
+                Value::Gauge(float(&self.last_success_unix)),
+            ),
+        ]
+    }
 }
 
 /// What the store holds and may hold, for the `pushgate_*` gauges.
@@ -276,7 +385,23 @@ impl Telemetry {
             push_sizes: Mutex::new(BTreeMap::new()),
             started: Instant::now(),
             expired_groups: AtomicU64::new(0),
+            persistence: Arc::default(),
+            refusals: Mutex::new(BTreeMap::new()),
         }
+    }
+
+    /// Shows each of `reasons` in `pushgate_http_refusals_total` from the
+    /// start, at 0, so rates work before the first refusal.
+    pub fn declare_refusal_reasons(&self, reasons: &[&'static str]) {
+        let mut refusals = lock(&self.refusals);
+        for r in reasons {
+            refusals.entry(r).or_insert(0);
+        }
+    }
+
+    /// Counts one refusal by the HTTP server.
+    pub fn count_refusal(&self, reason: &'static str) {
+        *lock(&self.refusals).entry(reason).or_insert(0) += 1;
     }
 
     /// Counts one group dropped by its time to live.
@@ -330,8 +455,10 @@ impl Telemetry {
             family.metrics.push(metric(Vec::new(), value));
             families.push(family);
         }
+        families.extend(self.persistence.families());
         families.push(build_info_family());
         families.push(self.requests_family());
+        families.push(self.refusals_family());
         families.push(summary_family(
             HTTP_PUSH_DURATION_SECONDS,
             &lock(&self.push_durations),
@@ -356,6 +483,17 @@ impl Telemetry {
                     Label::new("handler", *handler),
                     Label::new("method", method.as_str()),
                 ],
+                counter(*count as f64),
+            ));
+        }
+        family
+    }
+
+    fn refusals_family(&self) -> MetricFamily {
+        let mut family = new_family(HTTP_REFUSALS_TOTAL);
+        for (reason, count) in lock(&self.refusals).iter() {
+            family.metrics.push(metric(
+                vec![Label::new("reason", *reason)],
                 counter(*count as f64),
             ));
         }
@@ -559,8 +697,13 @@ fn process_families() -> Vec<MetricFamily> {
         ));
         let rss = stat.rss_pages as f64 * page_size();
         families.push(single(PROCESS_RESIDENT_MEMORY_BYTES, Value::Gauge(rss)));
-        if let Some(boot) = read_proc("/proc/stat").and_then(|t| parse_boot_time(&t)) {
-            let start = boot as f64 + stat.start_ticks as f64 / ticks;
+        // systemd's ProcSubset=pid hides /proc/stat: fall back to the clocks.
+        let boot = read_proc("/proc/stat")
+            .and_then(|t| parse_boot_time(&t))
+            .map(|b| b as f64)
+            .or_else(boot_time_from_clocks);
+        if let Some(boot) = boot {
+            let start = boot + stat.start_ticks as f64 / ticks;
             families.push(single(PROCESS_START_TIME_SECONDS, Value::Gauge(start)));
         }
     }
@@ -643,6 +786,24 @@ fn parse_boot_time(text: &str) -> Option<u64> {
     text.lines()
         .find_map(|line| line.strip_prefix("btime "))
         .and_then(|v| v.trim().parse().ok())
+}
+
+/// Boot time in Unix seconds as the wall clock minus the time since boot
+/// (`CLOCK_BOOTTIME`, which the start time in /proc/self/stat counts from),
+/// for when /proc/stat cannot be read.
+fn boot_time_from_clocks() -> Option<f64> {
+    let read = |clock| {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `ts` is a valid out-pointer; both clocks exist on Linux.
+        let rc = unsafe { libc::clock_gettime(clock, &mut ts) };
+        (rc == 0).then(|| ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9)
+    };
+    let since_boot = read(libc::CLOCK_BOOTTIME)?;
+    let now = read(libc::CLOCK_REALTIME)?;
+    Some(now - since_boot)
 }
 
 /// The soft value of the limit called `name` in /proc/self/limits;
@@ -783,10 +944,48 @@ mod tests {
                 EXPIRED_GROUPS_TOTAL,
                 GROUPS,
                 GROUPS_LIMIT,
+                HTTP_REFUSALS_TOTAL,
+                PERSISTENCE_DURATION_SECONDS,
+                PERSISTENCE_FAILURES_TOTAL,
+                PERSISTENCE_FILE_BYTES,
+                PERSISTENCE_LAST_FAILURE,
+                PERSISTENCE_LAST_SUCCESS,
                 SERIES,
                 SERIES_LIMIT
             ]
         );
+    }
+
+    #[test]
+    fn persistence_families_appear_once_enabled_and_follow_the_writes() {
+        let telemetry = Telemetry::new();
+        let usage = StoreUsage::default();
+        let names = |t: &Telemetry| -> Vec<String> {
+            t.families(&usage)
+                .into_iter()
+                .map(|f| f.name)
+                .filter(|n| n.starts_with("pushgate_persistence_"))
+                .collect()
+        };
+        assert!(names(&telemetry).is_empty(), "memory only: no families");
+        telemetry.persistence.enable();
+        assert_eq!(names(&telemetry).len(), 5);
+        telemetry
+            .persistence
+            .record_success(1000.5, Duration::from_millis(250), 4096);
+        telemetry.persistence.record_failure(2000.0);
+        telemetry.persistence.record_failure(2001.0);
+        let families = telemetry.families(&usage);
+        let value = |name: &str| match &find(&families, name).expect(name).metrics[0].value {
+            Value::Gauge(v) => *v,
+            Value::Counter(c) => c.value,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(value(PERSISTENCE_LAST_SUCCESS), 1000.5);
+        assert_eq!(value(PERSISTENCE_DURATION_SECONDS), 0.25);
+        assert_eq!(value(PERSISTENCE_FILE_BYTES), 4096.0);
+        assert_eq!(value(PERSISTENCE_FAILURES_TOTAL), 2.0);
+        assert_eq!(value(PERSISTENCE_LAST_FAILURE), 2001.0);
     }
 
     #[test]
@@ -1048,6 +1247,16 @@ Max address space         unlimited            unlimited            bytes
         let text = "cpu  1 2 3\nintr 5\nbtime 1795275746\nprocesses 9\n";
         assert_eq!(parse_boot_time(text), Some(1795275746));
         assert_eq!(parse_boot_time("cpu 1\n"), None);
+    }
+
+    #[test]
+    fn boot_time_from_clocks_agrees_with_btime() {
+        let Some(btime) = read_proc("/proc/stat").and_then(|t| parse_boot_time(&t)) else {
+            return; // /proc/stat hidden: nothing to compare with
+        };
+        let clocks = boot_time_from_clocks().expect("clock_gettime works on Linux");
+        // btime is truncated to whole seconds; NTP slews move both alike.
+        assert!((clocks - btime as f64).abs() < 2.0, "{clocks} vs {btime}");
     }
 
     #[test]

@@ -2,9 +2,9 @@
 //! reading, parsing and strict validation into a [`WebConfig`].
 //!
 //! Owns the schema, [`WebConfigError`] and the bcrypt hash well-formedness
-//! check. It does not check requests or watch the file (that is `auth`), and
-//! it never serves TLS: a `tls_server_config` is refused with a pointer to
-//! terminating TLS in front of pushgate.
+//! check; the `tls_server_config` section is in [`tls`]. It does not check
+//! requests or watch the file (that is `auth`), nor read certificates (that
+//! is `crate::tls`).
 
 use std::fmt;
 use std::io::Read;
@@ -13,6 +13,10 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use yaml_rust2::{Yaml, YamlLoader};
+
+pub mod tls;
+
+pub use tls::{ClientAuth, Pem, TlsServerConfig, TlsVersion};
 
 /// A web config file larger than this is refused: a real one is a few lines,
 /// and the whole file is held in memory and re-read whenever it changes.
@@ -40,10 +44,6 @@ const CONFIGURABLE_HEADERS: &[(&str, Option<&[&str]>)] = &[
     ("X-XSS-Protection", None),
 ];
 
-const TLS_REFUSAL: &str = "pushgate serves plain HTTP only; terminate TLS in front of it \
-     (a reverse proxy such as nginx, Caddy or HAProxy, or stunnel) and remove \
-     tls_server_config (see README, section \"TLS\")";
-
 const HASH_HINT: &str = "expected $2a$, $2b$ or $2y$, a two-digit cost from 04 to 31, '$' \
      and 53 characters of salt and hash, as printed by `htpasswd -nBC 10 \"\" | tr -d ':\\n'`";
 
@@ -60,6 +60,8 @@ pub struct WebConfig {
     pub http2: bool,
     /// `rate_limit`; `None` when absent or its interval is 0.
     pub rate_limit: Option<RateLimit>,
+    /// `tls_server_config`; `None` when absent or empty (plain HTTP).
+    pub tls: Option<TlsServerConfig>,
 }
 
 /// One basic-auth user and its well-formed bcrypt hash.
@@ -94,7 +96,7 @@ pub struct WebConfigError {
 }
 
 impl WebConfigError {
-    fn at(key: impl Into<String>, problem: impl Into<String>) -> WebConfigError {
+    pub(crate) fn at(key: impl Into<String>, problem: impl Into<String>) -> WebConfigError {
         WebConfigError {
             path: None,
             key: key.into(),
@@ -106,7 +108,7 @@ impl WebConfigError {
         WebConfigError::at("", problem)
     }
 
-    fn in_file(mut self, path: &Path) -> WebConfigError {
+    pub(crate) fn in_file(mut self, path: &Path) -> WebConfigError {
         self.path = Some(path.display().to_string());
         self
     }
@@ -135,10 +137,15 @@ impl fmt::Display for WebConfigError {
 impl std::error::Error for WebConfigError {}
 
 /// Reads and validates the file at `path` (at most [`MAX_FILE_BYTES`]).
+/// Relative certificate paths are resolved against the file's directory.
 pub fn load(path: &Path) -> Result<WebConfig, WebConfigError> {
-    read_limited(path)
+    let mut config = read_limited(path)
         .and_then(|text| parse(&text))
-        .map_err(|e| e.in_file(path))
+        .map_err(|e| e.in_file(path))?;
+    if let Some(tls) = &mut config.tls {
+        tls.resolve_paths(path.parent().unwrap_or(Path::new("")));
+    }
+    Ok(config)
 }
 
 fn read_limited(path: &Path) -> Result<String, WebConfigError> {
@@ -156,8 +163,9 @@ fn read_limited(path: &Path) -> Result<String, WebConfigError> {
 }
 
 /// Parses and validates a web config document. Unknown keys, wrong types,
-/// malformed hashes, headers outside the toolkit's list and any
-/// `tls_server_config` are errors naming the key.
+/// malformed hashes, headers outside the toolkit's list and TLS settings
+/// pushgate cannot serve are errors naming the key. Certificate paths stay
+/// as written ([`load`] resolves them).
 pub fn parse(text: &str) -> Result<WebConfig, WebConfigError> {
     let docs = YamlLoader::load_from_str(text)
         .map_err(|e| WebConfigError::file(format!("invalid YAML: {e}")))?;
@@ -173,7 +181,7 @@ pub fn parse(text: &str) -> Result<WebConfig, WebConfigError> {
             WRITE_USERS_KEY => config.write_users = Some(write_users(value)?),
             "http_server_config" => http_server_config(value, &mut config)?,
             "rate_limit" => config.rate_limit = rate_limit(value)?,
-            "tls_server_config" => return Err(WebConfigError::at(key, TLS_REFUSAL)),
+            "tls_server_config" => config.tls = tls::parse(value)?,
             _ => return Err(unknown_key("", key, TOP_LEVEL_KEYS)),
         }
     }
@@ -707,23 +715,29 @@ mod tests {
     }
 
     #[test]
-    fn tls_server_config_is_refused_whatever_it_holds() {
-        for text in [
-            "tls_server_config:\n  cert_file: a.crt\n  key_file: a.key\n",
-            "tls_server_config: {}",
-            "tls_server_config:",
-        ] {
-            let e = err(text);
-            assert_eq!(e.key(), "tls_server_config", "{text}");
-            let msg = e.to_string();
-            assert!(msg.contains("plain HTTP only"), "{msg}");
-            assert!(
-                msg.contains("reverse proxy") && msg.contains("stunnel"),
-                "{msg}"
-            );
-            assert!(msg.contains("README, section \"TLS\""), "{msg}");
-            assert!(!msg.contains('\n'));
-        }
+    fn tls_server_config_is_read_and_its_paths_resolved_on_load() {
+        let config = parse("tls_server_config:\n  cert_file: a.crt\n  key_file: /k/a.key\n")
+            .expect("valid TLS section");
+        let tls = config.tls.expect("TLS configured");
+        assert_eq!(tls.cert, Pem::File("a.crt".into()));
+        let dir =
+            std::env::temp_dir().join(format!("pushgate-webconfig-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("web.yml");
+        std::fs::write(
+            &path,
+            "tls_server_config:\n  cert_file: a.crt\n  key_file: /k/a.key\n",
+        )
+        .expect("write");
+        let tls = load(&path)
+            .expect("valid file")
+            .tls
+            .expect("TLS configured");
+        assert_eq!(
+            tls.files(),
+            [dir.join("a.crt").as_path(), Path::new("/k/a.key")]
+        );
+        std::fs::remove_dir_all(&dir).expect("clean up");
     }
 
     #[test]

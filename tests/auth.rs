@@ -1,11 +1,11 @@
 //! `--web.config.file`: basic auth on every endpoint class, pushgate's
 //! separate write credentials, configured headers, rate limit, reloading,
-//! and the refusals at start (invalid file, `tls_server_config`).
+//! and the refusals at start (invalid file, TLS settings that cannot be
+//! served; TLS itself is tests/tls.rs).
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine as _;
 
@@ -154,8 +154,8 @@ fn admin_and_lifecycle_writes_need_credentials() {
 
 #[test]
 fn write_users_alone_may_write_and_everyone_listed_may_read() {
-    if util::upstream() {
-        return; // pushgate only: pushgate_write_users
+    if util::skip_on_upstream("pushgate only: pushgate_write_users") {
+        return;
     }
     let file = WebConfigFile::new(&format!(
         "basic_auth_users:\n  reader: {}\npushgate_write_users:\n  writer: {}\n",
@@ -190,8 +190,8 @@ fn write_users_alone_may_write_and_everyone_listed_may_read() {
 
 #[test]
 fn write_users_alone_leave_reads_open() {
-    if util::upstream() {
-        return; // pushgate only: pushgate_write_users
+    if util::skip_on_upstream("pushgate only: pushgate_write_users") {
+        return;
     }
     let file = WebConfigFile::new(&format!(
         "pushgate_write_users:\n  writer: {}\n",
@@ -250,8 +250,10 @@ fn no_headers_without_config() {
 
 #[test]
 fn rate_limit_answers_429() {
-    if util::upstream() {
-        return; // the installed upstream 1.5.1 predates rate_limit (the spec's 1.11.3 has it)
+    if util::skip_on_upstream(
+        "the installed upstream 1.5.1 predates rate_limit (the spec's 1.11.3 has it)",
+    ) {
+        return;
     }
     let file = WebConfigFile::new("rate_limit:\n  interval: 1h\n  burst: 2\n");
     let gw = Gateway::start(&[&file.flag()]);
@@ -265,15 +267,14 @@ fn rate_limit_answers_429() {
 /// Polls `GET /-/healthy` with `auth` until it answers `status` (bounded).
 #[track_caller]
 fn wait_for_status(gw: &Gateway, auth: Option<&str>, status: u16) -> Resp {
-    let deadline = Instant::now() + RELOAD_DEADLINE;
-    loop {
-        let resp = send(gw, "GET", "/-/healthy", b"", auth);
-        if resp.status == status || Instant::now() >= deadline {
-            assert_eq!(resp.status, status, "{}", resp.text());
-            return resp;
-        }
-        thread::sleep(Duration::from_millis(100));
-    }
+    let resp = util::poll_until(
+        RELOAD_DEADLINE,
+        Duration::from_millis(100),
+        || send(gw, "GET", "/-/healthy", b"", auth),
+        |r| r.status == status,
+    );
+    assert_eq!(resp.status, status, "{}", resp.text());
+    resp
 }
 
 #[test]
@@ -306,8 +307,10 @@ fn changed_file_is_picked_up_and_broken_file_gives_500() {
 
 #[test]
 fn invalid_file_is_refused_at_start() {
-    if util::upstream() {
-        return; // upstream starts and fails per request instead (exit code differs, §10)
+    if util::skip_on_upstream(
+        "upstream starts and fails per request instead (exit code differs, §10)",
+    ) {
+        return;
     }
     let file = WebConfigFile::new("basic_auth_users:\n  alice: plaintext\n");
     let flag = file.flag();
@@ -322,8 +325,8 @@ fn invalid_file_is_refused_at_start() {
 
 #[test]
 fn unknown_key_is_refused_at_start() {
-    if util::upstream() {
-        return; // upstream 1.5.1 logs the error but exits 0 (§16 #11)
+    if util::skip_on_upstream("upstream 1.5.1 logs the error but exits 0 (§16 #11)") {
+        return;
     }
     let file = WebConfigFile::new("basic_auth_user: {}\n");
     let flag = file.flag();
@@ -336,9 +339,9 @@ fn unknown_key_is_refused_at_start() {
 }
 
 #[test]
-fn tls_server_config_is_refused_at_start() {
-    if util::upstream() {
-        return; // upstream serves TLS
+fn tls_server_config_with_missing_files_is_refused_at_start() {
+    if util::skip_on_upstream("upstream checks certificate files on the first handshake") {
+        return;
     }
     let file = WebConfigFile::new("tls_server_config:\n  cert_file: a.crt\n  key_file: a.key\n");
     let flag = file.flag();
@@ -347,15 +350,15 @@ fn tls_server_config_is_refused_at_start() {
         Duration::from_secs(5),
     );
     assert_eq!(status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("plain HTTP only"), "{stderr}");
-    assert!(stderr.contains("TLS"), "{stderr}");
+    assert!(stderr.contains("tls_server_config.cert_file"), "{stderr}");
+    assert!(stderr.contains("a.crt"), "{stderr}");
     assert!(!stderr.contains("Listening on"), "{stderr}");
 }
 
 #[test]
 fn missing_file_is_refused_at_start() {
-    if util::upstream() {
-        return; // upstream exits 0 after the listener fails (§16 #11)
+    if util::skip_on_upstream("upstream exits 0 after the listener fails (§16 #11)") {
+        return;
     }
     let (status, stderr) = util::run_to_exit(
         &[

@@ -159,8 +159,7 @@ fn case_24_gzip_body() {
 // Case 24: the encoding token is case-insensitive.
 #[test]
 fn case_24_gzip_header_in_upper_case() {
-    // Upstream 1.5.1 matches `gzip` case-sensitively; 1.11.3 does not.
-    if util::upstream() {
+    if util::skip_on_upstream("upstream 1.5.1 matches gzip case-sensitively; 1.11.3 does not") {
         return;
     }
     let gw = Gateway::start(&[]);
@@ -210,8 +209,7 @@ const LIMIT_ERROR: &str = "request body exceeds the limit of 100 bytes";
 // Case 58 (pushgate: --push.max-body-bytes), over the limit on the wire.
 #[test]
 fn case_58_body_over_limit_is_413() {
-    // pushgate-only flag (§17); upstream bodies are unbounded.
-    if util::upstream() {
+    if util::skip_on_upstream("pushgate-only flag --push.max-body-bytes (spec §17)") {
         return;
     }
     let gw = Gateway::start(&["--push.max-body-bytes=100"]);
@@ -226,8 +224,7 @@ fn case_58_body_over_limit_is_413() {
 // Case 58: the limit applies again after decompression.
 #[test]
 fn case_58_gzip_inflating_over_limit_is_413() {
-    // pushgate-only flag (§17).
-    if util::upstream() {
+    if util::skip_on_upstream("pushgate-only flag --push.max-body-bytes (spec §17)") {
         return;
     }
     let gw = Gateway::start(&["--push.max-body-bytes=100"]);
@@ -250,13 +247,36 @@ fn case_58_gzip_inflating_over_limit_is_413() {
 // Case 58: a body of exactly the limit is accepted (§5 of the style guide).
 #[test]
 fn case_58_body_of_exactly_the_limit_is_accepted() {
-    // pushgate-only flag (§17).
-    if util::upstream() {
+    if util::skip_on_upstream("pushgate-only flag --push.max-body-bytes (spec §17)") {
         return;
     }
     let gw = Gateway::start(&["--push.max-body-bytes=100"]);
     assert_empty(&gw.put("/metrics/job/big", &padded_body(100)), 200);
     let mut expected = lines(&[&["# TYPE m untyped", r#"m{instance="",job="big"} 1"#]]);
     expected.extend(gauges(&[(r#"{instance="",job="big"}"#, "0", "<t>")]));
+    assert_lines(&gw.scrape_lines(), &expected);
+}
+
+// Found by fuzzing: a NaN count is Go's uint64(NaN) = 2^63, as upstream
+// exposes it, not 0 (fuzz/regressions/text_parse/nan_bucket_count).
+#[test]
+fn nan_counts_are_exposed_as_upstream_does() {
+    let gw = Gateway::start(&[]);
+    let body = b"#TYPE h histogram\nh{le=\"0\"}NaN\n# TYPE s summary\ns_count NaN\ns_sum 1\n";
+    assert_empty(&gw.put("/metrics/job/nan", body), 200);
+    let labels = r#"instance="",job="nan""#;
+    let mut expected = lines(&[&[
+        "# TYPE h histogram",
+        &format!(r#"h_bucket{{{labels},le="0"}} 9.223372036854776e+18"#),
+        &format!(r#"h_bucket{{{labels},le="+Inf"}} 0"#),
+        &format!("h_sum{{{labels}}} 0"),
+        &format!("h_count{{{labels}}} 0"),
+    ]]);
+    expected.extend(gauges(&[(&format!("{{{labels}}}"), "0", "<t>")]));
+    expected.extend(lines(&[&[
+        "# TYPE s summary",
+        &format!("s_sum{{{labels}}} 1"),
+        &format!("s_count{{{labels}}} 9.223372036854776e+18"),
+    ]]));
     assert_lines(&gw.scrape_lines(), &expected);
 }

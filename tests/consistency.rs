@@ -1,8 +1,7 @@
 //! The consistency check of checked mode and the effect of unchecked mode
 //! (§5.6, §5.7, §7.3, §7.5; checklist cases 32–37).
 
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::util::{
     self, assert_empty, assert_lines, assert_text_error, gauges, lines, Gateway, Resp,
@@ -181,15 +180,14 @@ fn case_36_help_strings_are_fixed_in_reverse_push_order() {
 
 /// Polls the scrape until it answers `status` (at most 2 s).
 fn wait_for_scrape_status(gw: &Gateway, status: u16) -> Resp {
-    let deadline = Instant::now() + Duration::from_secs(2);
-    loop {
-        let resp = gw.get("/metrics");
-        if resp.status == status || Instant::now() >= deadline {
-            assert_eq!(resp.status, status, "scrape body: {}", resp.text());
-            return resp;
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
+    let resp = util::poll_until(
+        Duration::from_secs(2),
+        Duration::from_millis(20),
+        || gw.get("/metrics"),
+        |r| r.status == status,
+    );
+    assert_eq!(resp.status, status, "scrape body: {}", resp.text());
+    resp
 }
 
 /// Stores the conflict of case 33 in unchecked mode.
@@ -219,7 +217,7 @@ fn case_37_unchecked_conflict_fails_scrape_until_deleted() {
 // Case 37 (pushgate: --web.health-includes-scrape, §17).
 #[test]
 fn case_37_health_includes_scrape() {
-    if util::upstream() {
+    if util::skip_on_upstream("pushgate-only flag --web.health-includes-scrape (spec §17)") {
         return;
     }
     let gw = Gateway::start(&[

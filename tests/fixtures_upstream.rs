@@ -1,5 +1,5 @@
 //! Fixtures captured from the real upstream Pushgateway (tests/fixtures/, made by
-//! scripts/e2e/capture-fixtures.sh; issue 3's acceptance): upstream's protobuf scrape
+//! scripts/e2e/capture-fixtures.sh; §7, §8): upstream's protobuf scrape
 //! of a store holding every metric type (V1, V2 and a text body) is pushed back into a
 //! gateway group by group, and its protobuf and text expositions of those families must
 //! equal upstream's, up to the documented differences. Upstream's own and push-time
@@ -258,7 +258,10 @@ fn protobuf_exposition_matches_upstream_capture() {
     push_fixture(&gw);
     let resp = gw.request("GET", "/metrics", &[("Accept", PROTO_ACCEPT)], b"");
     assert_eq!(resp.status, 200);
-    assert_eq!(resp.header("Content-Type"), Some(PROTO_CONTENT_TYPE));
+    assert_eq!(
+        resp.header("Content-Type"),
+        Some(util::scrape_content_type(PROTO_CONTENT_TYPE).as_str())
+    );
     let ours = pushed_frames(&resp.body);
     let theirs = pushed_frames(UPSTREAM_PROTO_SCRAPE);
     let names = |frames: &[(String, &[u8])]| frames.iter().map(|f| f.0.clone()).collect::<Vec<_>>();

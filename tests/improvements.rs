@@ -1,23 +1,14 @@
 //! pushgate-only features beyond upstream: group expiry (`--push.group-ttl`
 //! and the `Pushgate-Group-TTL` header), series and group budgets, and bulk
-//! delete by selector (project issue 9).
+//! delete by selector (§17.1–§17.3).
 
 use std::time::{Duration, Instant};
 
-use crate::util::{assert_empty, upstream, Gateway};
+use crate::util::{assert_empty, poll_until, skip_on_upstream, Gateway};
 
 /// Polls `cond` every 50 ms for at most `limit`; true once it holds.
-fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    loop {
-        if cond() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+fn eventually(limit: Duration, cond: impl FnMut() -> bool) -> bool {
+    poll_until(limit, Duration::from_millis(50), cond, |ok| *ok)
 }
 
 fn has_group(gw: &Gateway, job: &str) -> bool {
@@ -35,7 +26,7 @@ fn scrape_has(gw: &Gateway, needle: &str) -> bool {
 // Spec case 59: a group older than --push.group-ttl disappears from scrape and API.
 #[test]
 fn group_ttl_expires_stale_groups_only() {
-    if upstream() {
+    if skip_on_upstream("pushgate only: group TTL (spec §17)") {
         return;
     }
     let gw = Gateway::start(&["--push.group-ttl=1s"]);
@@ -58,7 +49,7 @@ fn group_ttl_expires_stale_groups_only() {
 
 #[test]
 fn per_push_ttl_header() {
-    if upstream() {
+    if skip_on_upstream("pushgate only: group TTL header (spec §17)") {
         return;
     }
     let gw = Gateway::start(&[]);
@@ -82,7 +73,7 @@ fn per_push_ttl_header() {
 
 #[test]
 fn invalid_ttl_header_is_400_and_changes_nothing() {
-    if upstream() {
+    if skip_on_upstream("pushgate only: group TTL header (spec §17)") {
         return;
     }
     let gw = Gateway::start(&[]);
@@ -105,7 +96,7 @@ fn invalid_ttl_header_is_400_and_changes_nothing() {
 
 #[test]
 fn series_budget_rejects_at_the_limit_and_accepts_after_delete() {
-    if upstream() {
+    if skip_on_upstream("pushgate only: store budgets (spec §17)") {
         return;
     }
     // Each group: 2 series pushed + 2 push-time gauges = 4.
@@ -125,7 +116,7 @@ fn series_budget_rejects_at_the_limit_and_accepts_after_delete() {
 
 #[test]
 fn group_budget_rejects_new_groups_but_not_updates() {
-    if upstream() {
+    if skip_on_upstream("pushgate only: store budgets (spec §17)") {
         return;
     }
     let gw = Gateway::start(&["--push.max-groups=1"]);
@@ -140,7 +131,7 @@ fn group_budget_rejects_new_groups_but_not_updates() {
 
 #[test]
 fn bulk_delete_matches_exactly_the_selected_groups() {
-    if upstream() {
+    if skip_on_upstream("pushgate only: bulk delete (spec §17)") {
         return;
     }
     let gw = Gateway::start(&["--web.enable-admin-api"]);
@@ -176,7 +167,7 @@ fn bulk_delete_matches_exactly_the_selected_groups() {
 
 #[test]
 fn bulk_delete_refuses_unclear_selectors() {
-    if upstream() {
+    if skip_on_upstream("pushgate only: bulk delete (spec §17)") {
         return;
     }
     let gw = Gateway::start(&["--web.enable-admin-api"]);
@@ -201,7 +192,7 @@ fn bulk_delete_refuses_unclear_selectors() {
 
 #[test]
 fn bulk_delete_needs_the_admin_api() {
-    if upstream() {
+    if skip_on_upstream("pushgate only: bulk delete (spec §17)") {
         return;
     }
     let gw = Gateway::start(&[]);

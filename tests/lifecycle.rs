@@ -86,7 +86,7 @@ fn unknown_flag_exits_2_with_one_line_message() {
 fn systemd_socket_activation() {
     use std::os::fd::AsRawFd;
     use std::os::unix::process::CommandExt;
-    if crate::util::upstream() {
+    if crate::util::skip_on_upstream("pushgate-specific start-up log and exit codes") {
         return;
     }
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
@@ -126,7 +126,7 @@ fn systemd_socket_activation() {
 // Without sockets from systemd, --web.systemd-socket fails clearly with exit 1.
 #[test]
 fn systemd_socket_flag_without_sockets_exits_1() {
-    if crate::util::upstream() {
+    if crate::util::skip_on_upstream("pushgate's exit code 1 (spec §10)") {
         return;
     }
     let (status, stderr) =

@@ -1,65 +1,23 @@
-//! Persistence through the real binary (§10, §12; checklist 53–57; issue 4):
+//! Persistence through the real binary (§10, §12; checklist cases 53–57):
 //! SIGTERM flush, restart round trip, corrupt file moved aside, second
 //! instance refused, and a bounded `kill -9` crash loop.
 //!
-//! To adopt: save as `tests/persist.rs`, add `mod persist;` to `tests/tests.rs`
-//! (with the comment "// --persistence.file: flush, restore, lock, crash
-//! safety (53–57, issue 4)."). Uses only `util::{Gateway, run_to_exit}`.
+//! Uses only `util::{Gateway, run_to_exit}`.
 //! Every case is pushgate-only where marked (upstream has no fsync, no lock
 //! and overwrites a corrupt file).
 
 use std::fs;
 use std::net::TcpListener;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::util::{self, Gateway};
+use crate::util::{self, poll_until, Gateway, TempDir};
 
 const EXIT_LIMIT: Duration = Duration::from_secs(5);
-
-/// A fresh directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        static N: AtomicU64 = AtomicU64::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "pushgate-bb-{name}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).expect("create test dir");
-        TempDir(dir)
-    }
-
-    fn file(&self) -> PathBuf {
-        self.0.join("pg.db")
-    }
-
-    fn flag(&self) -> String {
-        format!("--persistence.file={}", self.file().display())
-    }
-
-    fn names(&self) -> Vec<String> {
-        let mut names: Vec<String> = fs::read_dir(&self.0)
-            .expect("list test dir")
-            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        names
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
 
 fn signal(gw: &Gateway, sig: i32) {
     // SAFETY: kill(2) on our own child's pid has no memory-safety conditions.
@@ -103,18 +61,10 @@ fn inode(path: &Path) -> Option<FileVersion> {
 /// Waits (at most `limit`) until `path` is another version than `old`,
 /// i.e. a snapshot was renamed over it; returns the new version.
 fn wait_for_new_inode(path: &Path, old: Option<FileVersion>, limit: Duration) -> FileVersion {
-    let deadline = Instant::now() + limit;
-    loop {
-        let now = inode(path);
-        if now.is_some() && now != old {
-            return now.unwrap_or_default();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no snapshot of {path:?} within {limit:?}"
-        );
-        thread::sleep(Duration::from_millis(5));
-    }
+    let renamed = |v: &Option<FileVersion>| v.is_some() && *v != old;
+    let now = poll_until(limit, Duration::from_millis(5), || inode(path), renamed);
+    assert!(renamed(&now), "no snapshot of {path:?} within {limit:?}");
+    now.unwrap_or_default()
 }
 
 // Case 53 (text bodies here; protobuf cases 23 and 44 belong beside them in
@@ -122,8 +72,8 @@ fn wait_for_new_inode(path: &Path, old: Option<FileVersion>, limit: Duration) ->
 // output (time_stamps included) and identical lines (push times included).
 #[test]
 fn case_53_sigterm_flush_and_identical_restart() {
-    if util::upstream() {
-        return; // pushgate format; upstream's file is gob
+    if util::skip_on_upstream("pushgate format; upstream's file is gob") {
+        return;
     }
     let dir = TempDir::new("c53");
     let flags = [dir.flag(), "--persistence.interval=1h".into()];
@@ -201,8 +151,8 @@ fn case_56_snapshot_after_interval_not_while_idle() {
 // Case 57: a garbage file is moved aside; the gateway starts empty and healthy.
 #[test]
 fn case_57_garbage_file_moved_aside() {
-    if util::upstream() {
-        return; // pushgate: upstream overwrites the file later
+    if util::skip_on_upstream("pushgate: upstream overwrites the file later") {
+        return;
     }
     let dir = TempDir::new("c57");
     fs::write(dir.file(), b"garbage").expect("write garbage");
@@ -219,7 +169,7 @@ fn case_57_garbage_file_moved_aside() {
 // gateway whose port is taken loads, logs, and exits 1.
 #[test]
 fn case_57_logs_could_not_load() {
-    if util::upstream() {
+    if util::skip_on_upstream("pushgate's persistence file format (spec §12)") {
         return;
     }
     let dir = TempDir::new("c57log");
@@ -235,10 +185,10 @@ fn case_57_logs_could_not_load() {
     assert!(dir.file().with_file_name("pg.db.corrupt").exists());
 }
 
-// Issue 4: a second instance on the same file refuses to start (exit 1).
+// A second instance on the same file refuses to start (exit 1; §12).
 #[test]
 fn second_instance_on_the_same_file_is_refused() {
-    if util::upstream() {
+    if util::skip_on_upstream("pushgate only: persistence lock file (spec §12)") {
         return;
     }
     let dir = TempDir::new("lock");
@@ -261,13 +211,13 @@ fn second_instance_on_the_same_file_is_refused() {
     );
 }
 
-// Issue 4 acceptance: 50 `kill -9`s at random moments during a stream of
+// 50 `kill -9`s at random moments during a stream of
 // pushes. After each restart the file loads (nothing moved aside), nothing
 // unpushed appears, nothing restored earlier disappears, and every group
 // acknowledged before the last snapshot we saw complete is there.
 #[test]
 fn kill_9_during_pushes_never_loses_a_snapshot() {
-    if util::upstream() {
+    if util::skip_on_upstream("pushgate's persistence file format (spec §12)") {
         return;
     }
     const KILLS: usize = 50;

@@ -1,6 +1,6 @@
 //! Protobuf and snappy request bodies and the protobuf scrape (§4.1, §4.3,
 //! §4.4, §7.1, §8.3; checklist cases 17 (V5), 23, 25, 39 and 44). Vectors
-//! V1–V5 are Appendix A of the behaviour reference.
+//! V1–V5 are Appendix A of docs/spec.md.
 
 use crate::util::{
     self, assert_empty, assert_lines, gauges, hex, lines, pb_bytes, pb_delimited, pb_doubles,
@@ -28,8 +28,7 @@ fn post_proto(gw: &Gateway, path: &str, vector: &str) -> util::Resp {
 // Case 17, V5 with --push.enable-utf8-names.
 #[test]
 fn case_17_protobuf_utf8_family_with_flag() {
-    // Upstream 1.5.1 predates --push.enable-utf8-names.
-    if util::upstream() {
+    if util::skip_on_upstream("upstream 1.5.1 predates --push.enable-utf8-names") {
         return;
     }
     let gw = Gateway::start(&["--push.enable-utf8-names"]);
@@ -44,7 +43,9 @@ fn case_17_protobuf_utf8_family_with_flag() {
 // §4.3; upstream accepts them).
 #[test]
 fn case_17_protobuf_utf8_family_without_flag_is_400() {
-    if util::upstream() {
+    if util::skip_on_upstream(
+        "pushgate only: protobuf names validated, upstream accepts them (spec §4.3)",
+    ) {
         return;
     }
     let gw = Gateway::start(&[]);
@@ -93,7 +94,10 @@ fn proto_scrape(gw: &Gateway) -> Vec<(String, Vec<u8>)> {
     )];
     let resp = gw.request("GET", "/metrics", &accept, b"");
     assert_eq!(resp.status, 200);
-    assert_eq!(resp.header("Content-Type"), Some(PROTO_CONTENT_TYPE));
+    assert_eq!(
+        resp.header("Content-Type"),
+        Some(util::scrape_content_type(PROTO_CONTENT_TYPE).as_str())
+    );
     pb_delimited(&resp.body)
         .into_iter()
         .map(|family| {
@@ -171,8 +175,7 @@ fn sn_lines() -> Vec<String> {
 // Case 25: framed snappy, uncompressed and compressed chunks.
 #[test]
 fn case_25_snappy_bodies() {
-    // Upstream 1.5.1 predates snappy request bodies.
-    if util::upstream() {
+    if util::skip_on_upstream("upstream 1.5.1 predates snappy request bodies") {
         return;
     }
     for (vector, name) in [(V3, "V3"), (V4, "V4")] {
@@ -187,8 +190,7 @@ fn case_25_snappy_bodies() {
 // Case 25: a body that is not framed snappy is a 400.
 #[test]
 fn case_25_plain_text_as_snappy_is_400() {
-    // Upstream 1.5.1 predates snappy request bodies.
-    if util::upstream() {
+    if util::skip_on_upstream("upstream 1.5.1 predates snappy request bodies") {
         return;
     }
     let gw = Gateway::start(&[]);

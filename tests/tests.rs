@@ -1,5 +1,5 @@
 //! Black-box conformance suite: every test starts its own gateway process and
-//! checks one case of the behaviour reference's checklist (§18) over HTTP.
+//! checks one case of the conformance checklist of docs/spec.md (§18).
 //!
 //! Run `PUSHGATE_TEST_UPSTREAM=1 cargo test --test tests` to check the
 //! expectations against upstream Pushgateway; pushgate-only cases skip there.
@@ -26,15 +26,29 @@ mod scrape;
 mod api;
 // /-/quit, signals and exit codes (case 49 and process lifecycle).
 mod lifecycle;
-// pushgate-only features: group TTL, budgets, bulk delete (issue 9).
+// pushgate-only features: group TTL, budgets, bulk delete (§17.1–§17.3).
 mod improvements;
-// Connection robustness: idle clients, descriptor exhaustion, bursts (issue 7).
+// pushgate shards: ls, reconcile, delete and wipe across shards (README, "Scaling out").
+mod shards;
+// Connection robustness: idle clients, descriptor exhaustion, bursts (§17.6).
 mod connections;
-// --web.config.file: basic auth per endpoint class, write users, headers, reload (issue 7).
+// Hostile clients: framing, smuggling, slow and huge requests (§17.6).
+mod hostile;
+// --web.config.file: basic auth per endpoint class, write users, headers, reload (§14).
 mod auth;
-// Persistence: restart round trips, corrupt files, locking, kill -9 (issue 4).
+// tls_server_config: curl, Python, openssl and rustls clients, client certs, reload (§14).
+mod tls;
+// Persistence: restart round trips, corrupt files, locking, kill -9 (§12).
 mod persist;
-// Fixtures captured from upstream Pushgateway, pushed back and compared (issue 3).
+// Fixtures captured from upstream Pushgateway, pushed back and compared (§7, §8).
 mod fixtures_upstream;
-// Hostile bodies (fuzz-style, fixed seed): no crash, store untouched (issues 3, 7).
+// Hostile bodies (fuzz-style, fixed seed): no crash, store untouched (§4, §17.4).
 mod robustness;
+// Operations: SIGHUP, process start time under systemd, persistence metrics (§10, §12).
+mod operations;
+// Every committed fuzz input replayed through its target's checks.
+mod fuzz_regressions;
+// Every §N and case NN cited in the code exists in docs/spec.md.
+mod docs_refs;
+// Migration from upstream: its persistence file, wire and log compatibility (§12, §2, §15).
+mod migrate;

@@ -1,61 +1,14 @@
-//! Helpers shared by the fuzz targets: rendering parsed families back to
-//! text, comparing families with NaN-tolerant equality, base64url for path
-//! round trips, and an allocator that records peak live bytes.
-//!
-//! Owns no checks itself; each target in `fuzz_targets/` states its own
-//! properties. Nothing here is part of the pushgate binary.
+//! The fuzz targets' checks ([`targets`], one function per target, also
+//! replayed by the main crate's `cargo test`) and an allocator that records
+//! peak live bytes for `body_decode`. Nothing here is part of the pushgate
+//! binary.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use pushgate::exposition::render::render_family;
-use pushgate::exposition::NameEscaping;
-use pushgate::model::{Metric, MetricFamily};
+pub mod targets;
 
-/// Every family as a scrape would write it, in the given order.
-pub fn render_families(families: &[MetricFamily], escaping: NameEscaping) -> Vec<u8> {
-    let mut out = Vec::new();
-    for family in families {
-        let metrics: Vec<&Metric> = family.metrics.iter().collect();
-        render_family(
-            &mut out,
-            &family.name,
-            family.help.as_deref(),
-            family.kind,
-            &metrics,
-            escaping,
-        );
-    }
-    out
-}
-
-/// A form of `families` that compares equal when they are equal with NaN
-/// equal to NaN (derived `PartialEq` says NaN != NaN; `Debug` prints `NaN`).
-pub fn comparable(families: &[MetricFamily]) -> Vec<String> {
-    families.iter().map(|f| format!("{:?}", f)).collect()
-}
-
-/// Base64 with the URL-safe alphabet and `=` padding, as push URLs use it.
-pub fn base64url(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
+pub use targets::{base64url, comparable, render_families, HeapProbe};
 
 /// The system allocator, counting live bytes and the peak since the last
 /// [`PeakAlloc::reset_peak`]. Install it with `#[global_allocator]` in a
@@ -135,5 +88,19 @@ unsafe impl GlobalAlloc for PeakAlloc {
             self.shrank(layout.size());
         }
         new
+    }
+}
+
+impl HeapProbe for PeakAlloc {
+    fn reset_peak(&self) {
+        PeakAlloc::reset_peak(self);
+    }
+
+    fn live(&self) -> usize {
+        PeakAlloc::live(self)
+    }
+
+    fn peak(&self) -> usize {
+        PeakAlloc::peak(self)
     }
 }

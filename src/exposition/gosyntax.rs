@@ -46,6 +46,28 @@ pub fn go_quote_byte(b: u8) -> String {
     }
 }
 
+/// Go's `uint64(v)` as compiled for amd64, which upstream's text parser
+/// applies to summary and histogram counts: truncation towards zero for
+/// values in range; NaN, infinities and values of 2^64 or more give 2^63;
+/// negative values wrap as `int64` does (`-1` gives 2^64 - 1). Measured
+/// against upstream Pushgateway's scrape of such pushes.
+pub fn go_uint64(v: f64) -> u64 {
+    const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+    // CVTTSD2SI: out of `i64` range (NaN included) is 0x8000_0000_0000_0000.
+    fn truncate_i64(x: f64) -> u64 {
+        if x.is_nan() || !(-TWO_63..TWO_63).contains(&x) {
+            1 << 63
+        } else {
+            x as i64 as u64
+        }
+    }
+    if v < TWO_63 {
+        truncate_i64(v)
+    } else {
+        truncate_i64(v - TWO_63) | 1 << 63
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,6 +90,25 @@ mod tests {
         }
         assert!(parse_go_float(b"NaN").is_some_and(f64::is_nan));
         assert!(parse_go_float(b"nan").is_some_and(f64::is_nan));
+    }
+
+    #[test]
+    fn counts_convert_like_go_uint64_on_amd64() {
+        // What upstream Pushgateway 1.5.1 (amd64) scrapes for `s_count <v>`.
+        let cases: &[(f64, u64)] = &[
+            (f64::NAN, 1 << 63),
+            (f64::INFINITY, 1 << 63),
+            (f64::NEG_INFINITY, 1 << 63),
+            (1e30, 1 << 63),
+            (1.8e19, 18_000_000_000_000_000_000),
+            (-1.0, u64::MAX),
+            (-0.5, 0),
+            (1.5, 1),
+            (20.0, 20),
+        ];
+        for &(v, want) in cases {
+            assert_eq!(go_uint64(v), want, "{v}");
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod parse;
 pub mod render;
 
 use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::io::Write as _;
 
 use crate::model::{is_legacy_label_name, is_legacy_metric_name};
@@ -28,6 +29,78 @@ pub enum NameEscaping {
     Underscores,
     /// `escaping=allow-utf-8`: names unescaped, quoted where not legacy-valid.
     AllowUtf8,
+    /// `escaping=dots`: in names that are not legacy-valid, `_` becomes `__`,
+    /// `.` becomes `_dot_` and every other invalid character `__`.
+    Dots,
+    /// `escaping=values`: a name that is not legacy-valid becomes `U__`
+    /// followed by the name with `_` as `__` and every invalid character as
+    /// `_<hex code point>_`.
+    Values,
+}
+
+impl NameEscaping {
+    /// The scheme named by an `escaping=` media-type parameter, if known.
+    pub fn from_param(value: &str) -> Option<NameEscaping> {
+        match value {
+            "underscores" => Some(NameEscaping::Underscores),
+            "allow-utf-8" => Some(NameEscaping::AllowUtf8),
+            "dots" => Some(NameEscaping::Dots),
+            "values" => Some(NameEscaping::Values),
+            _ => None,
+        }
+    }
+
+    /// The parameter value naming this scheme.
+    pub fn as_param(self) -> &'static str {
+        match self {
+            NameEscaping::Underscores => "underscores",
+            NameEscaping::AllowUtf8 => "allow-utf-8",
+            NameEscaping::Dots => "dots",
+            NameEscaping::Values => "values",
+        }
+    }
+
+    /// A metric or label name as this scheme writes it; legacy-valid names
+    /// are always unchanged (`is_legacy` decides which rule applies).
+    pub fn escape<'a>(self, name: &'a str, is_legacy: bool) -> Cow<'a, str> {
+        if is_legacy || self == NameEscaping::AllowUtf8 {
+            return Cow::Borrowed(name);
+        }
+        let valid = |i: usize, c: char| {
+            c.is_ascii_alphabetic() || c == '_' || c == ':' || (i > 0 && c.is_ascii_digit())
+        };
+        let mut out = String::with_capacity(name.len() + 8);
+        match self {
+            NameEscaping::Underscores | NameEscaping::AllowUtf8 => {
+                for (i, c) in name.char_indices() {
+                    out.push(if valid(i, c) { c } else { '_' });
+                }
+            }
+            NameEscaping::Dots => {
+                for (i, c) in name.char_indices() {
+                    match c {
+                        '_' => out.push_str("__"),
+                        '.' => out.push_str("_dot_"),
+                        c if valid(i, c) => out.push(c),
+                        _ => out.push_str("__"),
+                    }
+                }
+            }
+            NameEscaping::Values => {
+                out.push_str("U__");
+                for (i, c) in name.char_indices() {
+                    match c {
+                        '_' => out.push_str("__"),
+                        c if valid(i, c) => out.push(c),
+                        c => {
+                            let _ = write!(out, "_{:x}_", c as u32);
+                        }
+                    }
+                }
+            }
+        }
+        Cow::Owned(out)
+    }
 }
 
 /// Appends `v` between double quotes, escaping `\`, `"` and newline as the
@@ -237,5 +310,31 @@ mod tests {
             assert_eq!(escape_metric_name(name), metric, "metric {name}");
             assert_eq!(escape_label_name(name), label, "label {name}");
         }
+    }
+
+    #[test]
+    fn escaping_schemes_as_upstream() {
+        use NameEscaping::*;
+        let cases: &[(&str, NameEscaping, &str)] = &[
+            ("my.metric", Underscores, "my_metric"),
+            ("my.metric", Dots, "my_dot_metric"),
+            ("my_a.b", Dots, "my__a_dot_b"),
+            ("a-b", Dots, "a__b"),
+            ("my.metric", Values, "U__my_2e_metric"),
+            ("a_b.c", Values, "U__a__b_2e_c"),
+            ("1x", Values, "U___31_x"),
+            ("Ζ", Values, "U___396_"),
+            ("my.metric", AllowUtf8, "my.metric"),
+            ("legacy_name", Dots, "legacy_name"),
+            ("legacy_name", Values, "legacy_name"),
+        ];
+        for (name, scheme, want) in cases {
+            let legacy = crate::model::is_legacy_metric_name(name);
+            assert_eq!(scheme.escape(name, legacy), *want, "{name} {scheme:?}");
+        }
+        for s in [Underscores, AllowUtf8, Dots, Values] {
+            assert_eq!(NameEscaping::from_param(s.as_param()), Some(s));
+        }
+        assert_eq!(NameEscaping::from_param("bogus"), None);
     }
 }

@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
-use crate::exposition::gosyntax::{go_quote_byte, parse_go_float};
+use crate::exposition::gosyntax::{go_quote_byte, go_uint64, parse_go_float};
 use crate::gofmt::quote;
 use crate::model::{
     Bucket, Counter, Histogram, Label, Metric, MetricFamily, MetricType, NameValidation, Quantile,
@@ -717,8 +717,8 @@ impl<'a> Parser<'a> {
             return;
         };
         match role {
-            // Go's uint64(value) truncates; `as` does too and saturates.
-            Role::Count => s.sample_count = value as u64,
+            // Go's uint64(value), NaN and out-of-range values included.
+            Role::Count => s.sample_count = go_uint64(value),
             Role::Sum => s.sample_sum = value,
             Role::Plain if !quantile.is_nan() => s.quantiles.push(Quantile { quantile, value }),
             Role::Plain => {}
@@ -726,9 +726,16 @@ impl<'a> Parser<'a> {
     }
 
     /// Counts are collected as floats; [`settle_histogram_counts`] turns them
-    /// into integers at the end when every one of them is integral.
+    /// into integers at the end when every one of them is integral. A NaN
+    /// count is taken as Go's `uint64(NaN)` (2^63), which upstream exposes,
+    /// so that it renders and parses back as the same number.
     fn add_to_histogram(&mut self, family: usize, metric: usize, le: f64, value: f64) {
         let role = self.role;
+        let value = if value.is_nan() {
+            go_uint64(value) as f64
+        } else {
+            value
+        };
         let Value::Histogram(h) = &mut self.families[family].family.metrics[metric].value else {
             return;
         };
@@ -1159,6 +1166,48 @@ mod tests {
             .map(|b| (b.cumulative_count, b.cumulative_count_float))
             .collect();
         assert_eq!(counts, [(None, Some(2.0)), (None, Some(2.5))]);
+    }
+
+    /// Found by fuzzing (fuzz/regressions/text_parse/nan_bucket_count): a NaN
+    /// count was stored as a float count, which a scrape writes as `0`.
+    #[test]
+    fn nan_counts_become_go_uint64_and_round_trip() {
+        use crate::exposition::render::render_family;
+        use crate::exposition::NameEscaping;
+
+        let fams = ok("#TYPE h histogram\nh{le=\"0\"}NaN\n");
+        let h = histogram(&fams[0].metrics[0]);
+        let bucket = &h.buckets[0];
+        assert_eq!(
+            (bucket.cumulative_count, bucket.cumulative_count_float),
+            (Some(1 << 63), None)
+        );
+        let metrics: Vec<&Metric> = fams[0].metrics.iter().collect();
+        let mut text = Vec::new();
+        let (name, kind) = (&fams[0].name, fams[0].kind);
+        render_family(
+            &mut text,
+            name,
+            None,
+            kind,
+            &metrics,
+            NameEscaping::Underscores,
+        );
+        let text = String::from_utf8(text).expect("rendered text is UTF-8");
+        // Upstream Pushgateway scrapes the same push as this number.
+        assert!(
+            text.contains("h_bucket{le=\"0\"} 9.223372036854776e+18\n"),
+            "{text}"
+        );
+        // The writer adds the `+Inf` bucket; the NaN one parses back equal.
+        let again = ok(&text);
+        assert_eq!(&histogram(&again[0].metrics[0]).buckets[0], bucket);
+
+        let fams = ok("# TYPE s summary\ns_count NaN\ns_sum 1\n");
+        match &fams[0].metrics[0].value {
+            Value::Summary(s) => assert_eq!(s.sample_count, 1 << 63),
+            other => panic!("not a summary: {other:?}"),
+        }
     }
 
     #[test]

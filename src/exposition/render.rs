@@ -98,6 +98,11 @@ impl<'a> FamilyName<'a> {
                 quoted: !is_legacy_metric_name(name),
                 escaping,
             },
+            NameEscaping::Dots | NameEscaping::Values => FamilyName {
+                name: escaping.escape(name, is_legacy_metric_name(name)),
+                quoted: false,
+                escaping,
+            },
         }
     }
 
@@ -119,6 +124,11 @@ impl<'a> FamilyName<'a> {
                 out.extend_from_slice(label.as_bytes());
             }
             NameEscaping::AllowUtf8 => write_label_value(out, label),
+            NameEscaping::Dots | NameEscaping::Values => out.extend_from_slice(
+                self.escaping
+                    .escape(label, is_legacy_label_name(label))
+                    .as_bytes(),
+            ),
         }
     }
 

@@ -752,6 +752,8 @@ impl Store {
                 .find(|t| counts[*t as usize] > 0)
         };
         let mut problems = Vec::new();
+        // Summaries/histograms already reported, with the pushed families naming them.
+        let mut collided: Vec<(String, Vec<&str>)> = Vec::new();
         for family in families {
             let name = family.name.as_str();
             if let Some(own) = self.reserved.get(name) {
@@ -779,11 +781,35 @@ impl Store {
             let exists = |n: &str| -> Option<MetricType> {
                 pushed.get(n).copied().or_else(|| existing_type(n))
             };
-            if let Some(p) = suffix_collision(name, family.kind, exists) {
-                problems.push(p);
+            if let Some((base, p)) = suffix_collision(name, family.kind, exists) {
+                // One problem per summary or histogram, as upstream: several
+                // pushed `x_count`/`x_sum` against one `x` are one collision.
+                match collided.iter().position(|(b, _)| *b == base) {
+                    None => {
+                        collided.push((base, vec![name]));
+                        problems.push(p);
+                    }
+                    Some(i) => collided[i].1.push(name),
+                }
                 continue;
             }
             self.duplicate_problems(state, gid, family, replace_group, &mut problems);
+        }
+        for (base, members) in collided.iter().filter(|(_, m)| m.len() > 1) {
+            let Some(kind) = pushed
+                .get(base.as_str())
+                .copied()
+                .or_else(|| existing_type(base))
+            else {
+                continue;
+            };
+            let among = |n: &str| members.contains(&n).then_some(MetricType::Untyped);
+            if let (Some(merged), Some(first)) = (
+                suffix_as_base(base, kind, &among),
+                suffix_collision_text(&problems, base),
+            ) {
+                problems[first] = merged;
+            }
         }
         problems
     }
@@ -1029,20 +1055,14 @@ impl State {
         for (name, idx) in &self.index {
             let types: Vec<MetricType> = idx.types_in_use().collect();
             if types.len() > 1 {
-                problems.push(format!(
-                    "collected metric {:?} has conflicting types {} in different groups",
-                    name,
-                    types
-                        .iter()
-                        .map(|t| t.proto_name())
-                        .collect::<Vec<_>>()
-                        .join(" and ")
-                ));
+                self.type_conflicts_in(name, idx, &mut problems);
                 continue;
             }
             if let Some(kind) = types.first() {
+                // Reported once, from the summary's or histogram's side, as
+                // upstream's scrape does (the member's side would repeat it).
                 let exists = |n: &str| self.index.get(n).and_then(|i| i.types_in_use().next());
-                if let Some(p) = suffix_collision(name, *kind, exists) {
+                if let Some(p) = suffix_as_base(name, *kind, &exists) {
                     problems.push(p);
                     continue;
                 }
@@ -1052,6 +1072,32 @@ impl State {
             }
         }
         problems
+    }
+
+    /// Upstream's wording for a family stored with different types: every
+    /// series of a group whose type differs from that of the first holding
+    /// group (in grouping-key order) "is not a" that type.
+    fn type_conflicts_in(&self, name: &str, idx: &FamilyIndex, problems: &mut Vec<String>) {
+        let mut first: Option<MetricType> = None;
+        for gid in &idx.groups {
+            let Some(f) = self.groups.get(gid).and_then(|g| g.families.get(name)) else {
+                continue;
+            };
+            let Some(want) = first else {
+                first = Some(f.kind());
+                continue;
+            };
+            if f.kind() != want {
+                for m in f.family().metrics {
+                    problems.push(format!(
+                        "collected metric {:?} {{ {} }} is not a {}",
+                        name,
+                        metric_dump(&m),
+                        want
+                    ));
+                }
+            }
+        }
     }
 
     fn duplicates_in(&self, name: &str, idx: &FamilyIndex, problems: &mut Vec<String>) {
@@ -1086,32 +1132,58 @@ fn restored_ttl_base(group: &Group) -> i64 {
 
 /// The suffix-collision problem for a family `name` of type `kind`, given a
 /// lookup of the types of other existing families (client_golang's registry
-/// rules, which upstream applies to the merged exposition).
+/// rules, which upstream applies to the merged exposition), with the name of
+/// the summary or histogram involved (the key upstream reports one error by).
 fn suffix_collision(
     name: &str,
     kind: MetricType,
     exists: impl Fn(&str) -> Option<MetricType>,
-) -> Option<String> {
+) -> Option<(String, String)> {
+    suffix_as_member(name, &exists)
+        .or_else(|| suffix_as_base(name, kind, &exists).map(|p| (name.to_string(), p)))
+}
+
+/// `name` is `x_count`, `x_sum` or `x_bucket` of an existing summary or histogram `x`.
+fn suffix_as_member(
+    name: &str,
+    exists: &impl Fn(&str) -> Option<MetricType>,
+) -> Option<(String, String)> {
     for suffix in ["_count", "_sum", "_bucket"] {
         let Some(base) = name.strip_suffix(suffix) else {
             continue;
         };
         match exists(base) {
             Some(MetricType::Summary) if suffix != "_bucket" => {
-                return Some(format!(
-                    "collected metric named {:?} collides with previously collected summary named {:?}",
-                    name, base
+                return Some((
+                    base.to_string(),
+                    format!(
+                        "collected metric named {:?} collides with previously collected summary named {:?}",
+                        name, base
+                    ),
                 ))
             }
             Some(t) if t.is_histogram() => {
-                return Some(format!(
-                    "collected metric named {:?} collides with previously collected histogram named {:?}",
-                    name, base
+                return Some((
+                    base.to_string(),
+                    format!(
+                        "collected metric named {:?} collides with previously collected histogram named {:?}",
+                        name, base
+                    ),
                 ))
             }
             _ => {}
         }
     }
+    None
+}
+
+/// `name` is a summary or histogram whose `_count`, `_sum` (or, for a
+/// histogram, `_bucket`) family exists; checked in client_golang's order.
+fn suffix_as_base(
+    name: &str,
+    kind: MetricType,
+    exists: &impl Fn(&str) -> Option<MetricType>,
+) -> Option<String> {
     if kind == MetricType::Summary || kind.is_histogram() {
         for suffix in ["_count", "_sum"] {
             let other = format!("{}{}", name, suffix);
@@ -1133,6 +1205,15 @@ fn suffix_collision(
         }
     }
     None
+}
+
+/// Index of the suffix-collision problem that names `base` as the summary or
+/// histogram (the member-side wording ends with `named "<base>"`).
+fn suffix_collision_text(problems: &[String], base: &str) -> Option<usize> {
+    let tail = format!("named {:?}", base);
+    problems
+        .iter()
+        .position(|p| p.starts_with("collected ") && p.contains("collides") && p.ends_with(&tail))
 }
 
 fn duplicate_message(name: &str, m: &Metric) -> String {
@@ -1856,9 +1937,63 @@ mod tests {
             ),
             PushOutcome::Applied
         );
-        assert!(s.gather().is_err());
+        // Upstream's wording: the second group's series "is not a" the first's type.
+        let err = s.gather().unwrap_err();
+        assert_eq!(
+            err.problems,
+            [
+                r#"collected metric "x" { label:{name:"instance" value:""} label:{name:"job" value:"b"} gauge:{value:2} } is not a UNTYPED"#
+            ]
+        );
         s.delete(&key(&[("job", "b")]));
         assert!(s.gather().is_ok());
+    }
+
+    #[test]
+    fn one_problem_per_suffix_collision() {
+        let s = Store::new(vec![], CheckMode::Checked, NameValidation::Legacy);
+        let summary = || {
+            let mut f = MetricFamily::new("s", MetricType::Summary);
+            f.metrics.push(Metric {
+                labels: vec![],
+                value: Value::Summary(Default::default()),
+                timestamp_ms: None,
+            });
+            f
+        };
+        push(&s, &key(&[("job", "a")]), vec![summary()], false, 1);
+        // Two pushed members of one summary: one problem, upstream's single-error form.
+        let p = rejected(push(
+            &s,
+            &key(&[("job", "b")]),
+            vec![
+                family("s_count", MetricType::Untyped, &[(&[], 5.0)]),
+                family("s_sum", MetricType::Untyped, &[(&[], 5.0)]),
+            ],
+            false,
+            2,
+        ));
+        assert_eq!(
+            p,
+            [
+                r#"collected histogram or summary named "s" collides with previously collected metric named "s_count""#
+            ]
+        );
+        // Stored without the check, the scrape reports the collision once too.
+        let u = Store::new(vec![], CheckMode::Unchecked, NameValidation::Legacy);
+        push(&u, &key(&[("job", "a")]), vec![summary()], false, 1);
+        push(
+            &u,
+            &key(&[("job", "b")]),
+            vec![family("s_count", MetricType::Untyped, &[(&[], 5.0)])],
+            false,
+            2,
+        );
+        let err = u.gather().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            r#"collected histogram or summary named "s" collides with previously collected metric named "s_count""#
+        );
     }
 
     #[test]

@@ -461,22 +461,13 @@ mod tests {
 
     use super::*;
     use crate::model::{Bucket, BucketSpan, Counter, GroupingKey, MetricType, Quantile};
+    use crate::testutil::{helped_family, series};
     use crate::ui::render_page;
     use crate::ui::tests::context;
 
     fn family(name: &str, kind: MetricType, metrics: Vec<Metric>) -> Arc<TimestampedFamily> {
-        let mut f = MetricFamily::new(name, kind);
-        f.help = Some(format!("help of {name}"));
-        f.metrics = metrics;
+        let f = helped_family(name, kind, metrics);
         Arc::new(TimestampedFamily::new(&f, 1_700_000_000_000_000_000))
-    }
-
-    fn series(labels: &[(&str, &str)], value: Value) -> Metric {
-        Metric {
-            labels: labels.iter().map(|(n, v)| Label::new(*n, *v)).collect(),
-            value,
-            timestamp_ms: None,
-        }
     }
 
     #[test]

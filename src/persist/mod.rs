@@ -1,9 +1,11 @@
-//! Crash-safe persistence of the store (`--persistence.file`): the snapshot
-//! file format, the atomic write (temp file, fsync, rename, fsync directory),
-//! the `fs2` lock that keeps a second pushgate off the same file, the snapshot
-//! timer, and loading at start. It reads the store only through
-//! [`Store::groups`] and fills it only through [`Store::restore`]; it knows
-//! nothing of HTTP, the write queue or the exposition formats.
+//! Crash-safe persistence of the store (`--persistence.file`): the atomic
+//! write (temp file, fsync, rename, fsync directory), the `fs2` lock that
+//! keeps a second pushgate off the same file, the snapshot timer, and loading
+//! at start. The snapshot format (described below) is encoded and decoded in
+//! [`format`]; upstream Pushgateway's file is read by [`upstream`] on top of
+//! the small gob reader in [`gob`]. It reads the store only through
+//! [`Store::groups`] and fills it only through [`Store::restore_hashed`]; it
+//! knows nothing of HTTP, the write queue or the exposition formats.
 //!
 //! # File format, version 1
 //!
@@ -20,7 +22,7 @@
 //!
 //! A group is: label count `L` (`u32`), `L` × (name string, value string) —
 //! the grouping labels sorted by name —, the group's own time to live
-//! (`u64` nanoseconds, 0 = none; issue 9), family count `F` (`u32`), then `F` ×
+//! (`u64` nanoseconds, 0 = none; spec §17.1), family count `F` (`u32`), then `F` ×
 //! family: `written_at` (`i64`, Unix nanoseconds of the request that last
 //! wrote the family), protobuf length `N` (`u32`), and `N` bytes of one
 //! `io.prometheus.client.MetricFamily` message without a length prefix
@@ -36,38 +38,44 @@
 //! be unique, and trailing bytes are an error. Any failure makes the file
 //! *corrupt*: it is moved aside (never overwritten) and the store starts empty.
 //! A new format gets a new version number; old versions are refused, not
-//! guessed at. Upstream's Go gob files fail the magic check.
+//! guessed at.
+//!
+//! # Upstream's file
+//!
+//! A file without the magic that starts like a Go gob stream is read as
+//! upstream Pushgateway's persistence file ([`upstream`], issue 17), since
+//! both share `--persistence.file`. Its groups are restored, the original
+//! is kept as `<file>.upstream` (a hard link: same bytes, same times; or
+//! `<file>.upstream-<unix seconds>` if taken), and pushgate's snapshot is
+//! written to `<file>` at once; INFO `imported upstream persistence file`
+//! gives the counts and where the original went. Groups that cannot be used
+//! are skipped with a WARN each; a stream that cannot be read at all is
+//! corrupt like any other damaged file.
 
 use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::hash::{BuildHasher, Hasher};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use fs2::FileExt;
 
 use crate::log;
-use crate::model::{GroupingKey, Label};
-use crate::proto;
-use crate::store::{series_hashes, GroupSnapshot, RestoredGroup, Store, TimestampedFamily};
+use crate::telemetry::PersistenceStats;
 
-/// The first eight bytes of every snapshot file.
-const MAGIC: &[u8; 8] = b"PGSTORE1";
-/// The only version this build writes and reads.
-const FORMAT_VERSION: u32 = 1;
-/// Magic, version and group count.
-const HEADER_LEN: usize = 16;
-const TRAILER_LEN: usize = 4;
-/// Smallest encodings, used to cap counts by the bytes that remain.
-const MIN_GROUP_LEN: usize = 16;
-const MIN_LABEL_LEN: usize = 8;
-const MIN_FAMILY_LEN: usize = 12;
+mod format;
+mod gob;
+pub mod upstream;
+
+use crate::store::{GroupSnapshot, RestoredGroup, Store};
+pub use format::FormatError;
+use format::*;
 
 /// Infix of temporary snapshot files: `<base>.in_progress.<random>`, the
 /// name upstream uses, so its leftovers are cleaned up too.
@@ -76,6 +84,8 @@ const TEMP_INFIX: &str = ".in_progress.";
 const LOCK_SUFFIX: &str = ".lock";
 /// Suffix of a data file that could not be loaded and was moved aside.
 const CORRUPT_SUFFIX: &str = ".corrupt";
+/// Suffix under which an imported upstream file is kept.
+const UPSTREAM_SUFFIX: &str = ".upstream";
 /// Write buffer for snapshots: few syscalls without holding the whole file.
 const WRITE_BUFFER: usize = 256 * 1024;
 /// How long the idle timer sleeps before looking at the stop flag again.
@@ -158,26 +168,6 @@ impl std::error::Error for PersistError {
     }
 }
 
-/// Why a snapshot file could not be decoded. Offsets are from the file start.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FormatError {
-    msg: String,
-}
-
-impl FormatError {
-    fn new(msg: impl Into<String>) -> FormatError {
-        FormatError { msg: msg.into() }
-    }
-}
-
-impl fmt::Display for FormatError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.msg)
-    }
-}
-
-impl std::error::Error for FormatError {}
-
 /// Why the persisted file could not be loaded (it is then moved aside).
 #[derive(Debug)]
 enum LoadError {
@@ -201,15 +191,20 @@ impl fmt::Display for LoadError {
 /// from it and starts the snapshot timer with `--persistence.interval`.
 /// Returns `Ok(None)` when `file` is empty (memory only). Call before any
 /// listener is bound, so restoring completes before the first request (§10).
+/// Every snapshot's outcome is recorded in `stats` (the
+/// `pushgate_persistence_*` metrics).
 pub fn start(
     file: &str,
     interval: Duration,
     store: &Arc<Store>,
+    stats: &Arc<PersistenceStats>,
 ) -> Result<Option<Persistence>, PersistError> {
     if file.is_empty() {
         return Ok(None);
     }
     let mut persistence = open(Path::new(file), store)?;
+    persistence.stats = stats.clone();
+    stats.enable();
     persistence.spawn_timer(store.clone(), interval)?;
     Ok(Some(persistence))
 }
@@ -239,6 +234,7 @@ pub struct Persistence {
     /// Store generation right after loading: the timer persists only later ones.
     loaded_generation: u64,
     thread: Option<JoinHandle<()>>,
+    stats: Arc<PersistenceStats>,
 }
 
 /// The data file and the names derived from it.
@@ -263,7 +259,8 @@ struct TimerState {
 }
 
 /// Takes the lock on `path`, removes stale temporary files, and restores
-/// `store` from the file. A missing file leaves the store empty. A file that
+/// `store` from the file (pushgate's format or upstream's, see the module
+/// docs). A missing file leaves the store empty. A file that
 /// cannot be read or decoded is moved aside to `<path>.corrupt` (or
 /// `<path>.corrupt-<unix seconds>` if that exists), logged as ERROR
 /// `could not load persisted metrics`, and the store stays empty.
@@ -277,8 +274,9 @@ pub fn open(path: &Path, store: &Store) -> Result<Persistence, PersistError> {
     // Only after the lock: the temp files of a live instance are not ours.
     remove_stale_temp_files(&target);
     match load(&target.file) {
-        Ok(None) => {}
-        Ok(Some(groups)) => {
+        Ok(Loaded::Missing) => {}
+        Ok(Loaded::Upstream(import)) => import_upstream(&target, store, import)?,
+        Ok(Loaded::Own(groups)) => {
             let count = groups.len();
             store.restore_hashed(groups);
             log::info(
@@ -307,6 +305,7 @@ pub fn open(path: &Path, store: &Store) -> Result<Persistence, PersistError> {
         }),
         loaded_generation: store.generation(),
         thread: None,
+        stats: Arc::default(),
     })
 }
 
@@ -325,9 +324,10 @@ impl Persistence {
         let target = self.target.clone();
         let timer = self.timer.clone();
         let since = self.loaded_generation;
+        let stats = self.stats.clone();
         let thread = std::thread::Builder::new()
             .name("persist".into())
-            .spawn(move || run_timer(&store, &target, &timer, interval, since))
+            .spawn(move || run_timer(&store, &target, &timer, &stats, interval, since))
             .map_err(|e| {
                 PersistError::io("starting the snapshot thread for", &self.target.file, e)
             })?;
@@ -339,7 +339,7 @@ impl Persistence {
     /// final snapshot, even if nothing changed (§10).
     pub fn shutdown(mut self, store: &Store) -> Result<(), PersistError> {
         let mut state = self.timer.stop();
-        let result = write_snapshot(&self.target, store);
+        let result = write_recorded(&self.target, store, &self.stats);
         if result.is_ok() {
             state.snapshots_written += 1;
             log_persisted(&self.target);
@@ -387,7 +387,14 @@ impl TimerShared {
     }
 }
 
-fn run_timer(store: &Store, target: &Target, timer: &TimerShared, interval: Duration, since: u64) {
+fn run_timer(
+    store: &Store,
+    target: &Target,
+    timer: &TimerShared,
+    stats: &PersistenceStats,
+    interval: Duration,
+    since: u64,
+) {
     let mut persisted = since;
     let mut last_start = Instant::now();
     let mut last_failed = false;
@@ -421,7 +428,7 @@ fn run_timer(store: &Store, target: &Target, timer: &TimerShared, interval: Dura
         // Read before copying the groups: a change in between is then
         // written now and once more later, never lost.
         let generation = store.generation();
-        match write_snapshot(target, store) {
+        match write_recorded(target, store, stats) {
             Ok(()) => {
                 persisted = generation;
                 last_failed = false;
@@ -434,6 +441,29 @@ fn run_timer(store: &Store, target: &Target, timer: &TimerShared, interval: Dura
             }
         }
     }
+}
+
+/// [`write_snapshot`], with its outcome, time taken and the resulting file
+/// size recorded in `stats`.
+fn write_recorded(
+    target: &Target,
+    store: &Store,
+    stats: &PersistenceStats,
+) -> Result<(), PersistError> {
+    let started = Instant::now();
+    let result = write_snapshot(target, store);
+    let took = started.elapsed();
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    match &result {
+        Ok(()) => {
+            let bytes = fs::metadata(&target.file).map_or(0, |m| m.len());
+            stats.record_success(now, took, bytes);
+        }
+        Err(_) => stats.record_failure(now),
+    }
+    result
 }
 
 fn log_persisted(target: &Target) {
@@ -538,14 +568,96 @@ fn remove_stale_temp_files(target: &Target) {
     }
 }
 
-/// Reads and decodes the file; `Ok(None)` if it does not exist.
-fn load(path: &Path) -> Result<Option<Vec<RestoredGroup>>, LoadError> {
+/// What the persistence file held.
+enum Loaded {
+    Missing,
+    Own(Vec<RestoredGroup>),
+    /// Upstream Pushgateway's gob file (issue 17).
+    Upstream(upstream::Import),
+}
+
+/// Reads and decodes the file: pushgate's format, or else upstream's.
+fn load(path: &Path) -> Result<Loaded, LoadError> {
     let bytes = match fs::read(path) {
         Ok(bytes) => bytes,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Loaded::Missing),
         Err(e) => return Err(LoadError::Read(e)),
     };
-    decode_hashed(&bytes).map(Some).map_err(LoadError::Format)
+    if !bytes.starts_with(MAGIC) && upstream::looks_like_gob(&bytes) {
+        return upstream::decode(&bytes).map(Loaded::Upstream).map_err(|e| {
+            LoadError::Format(FormatError::new(format!(
+                "an upstream Pushgateway file that cannot be read: {}",
+                e
+            )))
+        });
+    }
+    decode_hashed(&bytes)
+        .map(Loaded::Own)
+        .map_err(LoadError::Format)
+}
+
+/// Restores the groups read from upstream's file, keeps that file under a
+/// new name (a hard link, so its bytes and times stay as they were), and
+/// writes pushgate's own snapshot to the path at once, so the data is never
+/// held by one copy only and the next start reads pushgate's format. Nothing
+/// of upstream's file is lost or changed: an operator can go back by
+/// renaming it.
+fn import_upstream(
+    target: &Target,
+    store: &Store,
+    import: upstream::Import,
+) -> Result<(), PersistError> {
+    for skipped in &import.skipped {
+        log::warn(
+            "group in upstream persistence file not imported",
+            &[("file", &target.file.display()), ("group", skipped)],
+        );
+    }
+    let (groups, families, series) = (import.groups.len(), import.families, import.series);
+    store.restore_hashed(import.groups);
+    let kept = keep_upstream_original(target)?;
+    write_snapshot(target, store)?;
+    log::info(
+        "imported upstream persistence file",
+        &[
+            ("file", &target.file.display()),
+            ("groups", &groups),
+            ("families", &families),
+            ("series", &series),
+            ("skipped_groups", &import.skipped.len()),
+            ("original_kept_as", &kept.display()),
+        ],
+    );
+    Ok(())
+}
+
+/// Links upstream's file to `<file>.upstream` (or `<file>.upstream-<unix
+/// seconds>[-n]` when taken), copying it where links are not possible.
+fn keep_upstream_original(target: &Target) -> Result<PathBuf, PersistError> {
+    let seconds = crate::gofmt::unix_nanos_now() / 1_000_000_000;
+    let candidates = std::iter::once(UPSTREAM_SUFFIX.to_string())
+        .chain(std::iter::once(format!("{}-{}", UPSTREAM_SUFFIX, seconds)))
+        .chain((1..100).map(|n| format!("{}-{}-{}", UPSTREAM_SUFFIX, seconds, n)));
+    let action = "keeping the upstream persistence file";
+    for suffix in candidates {
+        let kept = target.sibling(&suffix);
+        if fs::symlink_metadata(&kept).is_ok() {
+            continue;
+        }
+        if fs::hard_link(&target.file, &kept).is_err() {
+            fs::copy(&target.file, &kept).map_err(|e| PersistError::io(action, &target.file, e))?;
+            File::open(&kept)
+                .and_then(|f| f.sync_all())
+                .map_err(|e| PersistError::io(action, &kept, e))?;
+        }
+        sync_dir(&target.dir)?;
+        return Ok(kept);
+    }
+    let e = io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        "every .upstream name is taken",
+    );
+    Err(PersistError::io(action, &target.file, e))
 }
 
 /// Renames a file that could not be loaded to `<file>.corrupt`, or to
@@ -623,445 +735,16 @@ fn sync_dir(dir: &Path) -> Result<(), PersistError> {
         .map_err(|e| PersistError::io("syncing directory", dir, e))
 }
 
-// ---------------------------------------------------------------------------
-// Encoding
-
-/// Writes `groups` in the format described at the top of this module and
-/// returns the writer. Fails only on I/O errors and on a string, count or
-/// family larger than 4 GiB.
-fn encode<W: Write>(groups: &[GroupSnapshot], mut out: W) -> io::Result<W> {
-    out.write_all(MAGIC)?;
-    let mut w = CrcWriter::new(out);
-    put_u32(&mut w, FORMAT_VERSION)?;
-    put_len(&mut w, groups.len())?;
-    for group in groups {
-        let labels = group.key.labels();
-        put_len(&mut w, labels.len())?;
-        for label in labels {
-            put_bytes(&mut w, label.name.as_bytes())?;
-            put_bytes(&mut w, label.value.as_bytes())?;
-        }
-        w.write_all(&ttl_nanos(group_ttl(group)).to_le_bytes())?;
-        put_len(&mut w, group.families.len())?;
-        for family in &group.families {
-            w.write_all(&family.written_at.to_le_bytes())?;
-            put_bytes(&mut w, family.encoded())?;
-        }
-    }
-    let (mut out, crc) = w.finish();
-    out.write_all(&crc.to_le_bytes())?;
-    Ok(out)
-}
-
-/// A TTL as stored: nanoseconds, saturated, 0 for none.
-fn ttl_nanos(ttl: Option<Duration>) -> u64 {
-    ttl.map_or(0, |t| u64::try_from(t.as_nanos()).unwrap_or(u64::MAX))
-}
-
-// The only two places that know the store's per-group fields beyond key and
-// families. The expiry deadline is not stored: the store derives it from the
-// TTL and the push-time gauges at restore.
-
-/// The group's own time to live, if it has one.
-fn group_ttl(group: &GroupSnapshot) -> Option<Duration> {
-    group.ttl
-}
-
-fn group_snapshot(
-    key: GroupingKey,
-    families: Vec<Arc<TimestampedFamily>>,
-    ttl: Option<Duration>,
-) -> GroupSnapshot {
-    GroupSnapshot {
-        key,
-        families,
-        ttl,
-        expires_at: None,
-    }
-}
-
-fn put_u32(w: &mut impl Write, n: u32) -> io::Result<()> {
-    w.write_all(&n.to_le_bytes())
-}
-
-fn put_len(w: &mut impl Write, n: usize) -> io::Result<()> {
-    let n = u32::try_from(n).map_err(|_| {
-        io::Error::new(
-            io::ErrorKind::InvalidData,
-            "a count or length exceeds 4 GiB",
-        )
-    })?;
-    put_u32(w, n)
-}
-
-fn put_bytes(w: &mut impl Write, bytes: &[u8]) -> io::Result<()> {
-    put_len(w, bytes.len())?;
-    w.write_all(bytes)
-}
-
-/// Passes bytes through and keeps the CRC-32C of everything written.
-struct CrcWriter<W> {
-    inner: W,
-    crc: Crc32c,
-}
-
-impl<W: Write> CrcWriter<W> {
-    fn new(inner: W) -> CrcWriter<W> {
-        CrcWriter {
-            inner,
-            crc: Crc32c::new(),
-        }
-    }
-
-    fn finish(self) -> (W, u32) {
-        (self.inner, self.crc.finish())
-    }
-}
-
-impl<W: Write> Write for CrcWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.crc.update(&buf[..n]);
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
-
-// ---------------------------------------------------------------------------
-// Decoding
-
-/// Decodes a whole snapshot file into groups. Never panics; see the module
-/// docs for what is checked.
-#[cfg(test)]
-fn decode(bytes: &[u8]) -> Result<Vec<GroupSnapshot>, FormatError> {
-    decode_hashed(bytes).map(|groups| groups.into_iter().map(|g| g.snapshot).collect())
-}
-
-/// Decodes a whole snapshot file, with the label-set hashes the store's
-/// index needs computed while each family is decoded anyway.
-fn decode_hashed(bytes: &[u8]) -> Result<Vec<RestoredGroup>, FormatError> {
-    if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
-        return Err(FormatError::new(
-            "not a pushgate persistence file (no PGSTORE1 magic; upstream's gob files cannot be read)",
-        ));
-    }
-    if bytes.len() < HEADER_LEN + TRAILER_LEN {
-        return Err(FormatError::new(format!(
-            "truncated: {} bytes, a snapshot has at least {}",
-            bytes.len(),
-            HEADER_LEN + TRAILER_LEN
-        )));
-    }
-    let mut header = Reader::new(bytes, MAGIC.len());
-    let version = header.u32("format version")?;
-    if version != FORMAT_VERSION {
-        return Err(FormatError::new(format!(
-            "unsupported format version {} (this pushgate reads version {})",
-            version, FORMAT_VERSION
-        )));
-    }
-    let (content, trailer) = bytes.split_at(bytes.len() - TRAILER_LEN);
-    let stored = u32::from_le_bytes([trailer[0], trailer[1], trailer[2], trailer[3]]);
-    let mut crc = Crc32c::new();
-    crc.update(&content[MAGIC.len()..]);
-    let actual = crc.finish();
-    if stored != actual {
-        return Err(FormatError::new(format!(
-            "checksum mismatch (stored {:08x}, computed {:08x}): truncated or damaged",
-            stored, actual
-        )));
-    }
-    let mut r = Reader::new(content, MAGIC.len() + 4);
-    let groups = decode_groups(&mut r)?;
-    if r.remaining() != 0 {
-        return Err(FormatError::new(format!(
-            "{} unexpected bytes after the last group at byte {}",
-            r.remaining(),
-            r.pos
-        )));
-    }
-    Ok(groups)
-}
-
-fn decode_groups(r: &mut Reader) -> Result<Vec<RestoredGroup>, FormatError> {
-    let count = r.count("group count", MIN_GROUP_LEN)?;
-    let mut groups = Vec::with_capacity(count);
-    for g in 0..count {
-        groups.push(decode_group(r, g)?);
-    }
-    // The writer emits grouping-key order; sorting again is linear then,
-    // and makes the duplicate check below independent of that promise.
-    let mut keyed: Vec<(Vec<u8>, RestoredGroup)> = groups
-        .into_iter()
-        .map(|g| (g.snapshot.key.sort_key(), g))
-        .collect();
-    keyed.sort_by(|a, b| a.0.cmp(&b.0));
-    if let Some(pair) = keyed.windows(2).find(|w| w[0].0 == w[1].0) {
-        return Err(FormatError::new(format!(
-            "group {:?} appears twice",
-            pair[0].1.snapshot.key.labels()
-        )));
-    }
-    Ok(keyed.into_iter().map(|(_, g)| g).collect())
-}
-
-fn decode_group(r: &mut Reader, g: usize) -> Result<RestoredGroup, FormatError> {
-    let label_count = r.count("label count", MIN_LABEL_LEN)?;
-    let mut labels = Vec::with_capacity(label_count);
-    for _ in 0..label_count {
-        let name = r.string("label name")?;
-        let value = r.string("label value")?;
-        labels.push(Label::new(name, value));
-    }
-    let key = GroupingKey::new(labels);
-    if key.labels().len() != label_count {
-        return Err(FormatError::new(format!(
-            "group {} repeats a grouping label",
-            g
-        )));
-    }
-    let ttl = match r.u64("group time to live")? {
-        0 => None,
-        nanos => Some(Duration::from_nanos(nanos)),
-    };
-    let family_count = r.count("family count", MIN_FAMILY_LEN)?;
-    let mut families: Vec<(Arc<TimestampedFamily>, Vec<u64>)> = Vec::with_capacity(family_count);
-    for f in 0..family_count {
-        let written_at = r.i64("family write time")?;
-        let at = r.pos;
-        let message = r.bytes("family protobuf")?;
-        let family = proto::decode_family(message).map_err(|e| {
-            FormatError::new(format!("group {} family {} at byte {}: {}", g, f, at, e))
-        })?;
-        // Keep the bytes as read: the store holds families encoded anyway.
-        let hashes = series_hashes(&family);
-        let stored = TimestampedFamily::with_encoding(&family, message.to_vec(), written_at);
-        families.push((Arc::new(stored), hashes));
-    }
-    families.sort_by(|a, b| a.0.name().cmp(b.0.name()));
-    if let Some(pair) = families.windows(2).find(|w| w[0].0.name() == w[1].0.name()) {
-        return Err(FormatError::new(format!(
-            "group {} holds family {:?} twice",
-            g,
-            pair[0].0.name()
-        )));
-    }
-    let (families, hashes): (Vec<_>, Vec<_>) = families.into_iter().unzip();
-    Ok(RestoredGroup {
-        snapshot: group_snapshot(key, families, ttl),
-        hashes,
-    })
-}
-
-/// A cursor whose every read is checked against the bytes that remain.
-struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn new(buf: &'a [u8], pos: usize) -> Reader<'a> {
-        Reader { buf, pos }
-    }
-
-    fn remaining(&self) -> usize {
-        self.buf.len().saturating_sub(self.pos)
-    }
-
-    fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], FormatError> {
-        if n > self.remaining() {
-            return Err(FormatError::new(format!(
-                "{} at byte {} needs {} bytes, {} left",
-                what,
-                self.pos,
-                n,
-                self.remaining()
-            )));
-        }
-        let out = &self.buf[self.pos..self.pos + n];
-        self.pos += n;
-        Ok(out)
-    }
-
-    fn array<const N: usize>(&mut self, what: &str) -> Result<[u8; N], FormatError> {
-        let mut out = [0u8; N];
-        out.copy_from_slice(self.take(N, what)?);
-        Ok(out)
-    }
-
-    fn u32(&mut self, what: &str) -> Result<u32, FormatError> {
-        self.array::<4>(what).map(u32::from_le_bytes)
-    }
-
-    fn u64(&mut self, what: &str) -> Result<u64, FormatError> {
-        self.array::<8>(what).map(u64::from_le_bytes)
-    }
-
-    fn i64(&mut self, what: &str) -> Result<i64, FormatError> {
-        self.array::<8>(what).map(i64::from_le_bytes)
-    }
-
-    fn len(&mut self, what: &str) -> Result<usize, FormatError> {
-        let n = self.u32(what)?;
-        usize::try_from(n).map_err(|_| FormatError::new(format!("{} {} is too large", what, n)))
-    }
-
-    /// A count of items each at least `min_len` bytes long; refused when the
-    /// remaining bytes cannot hold them, so it can size an allocation.
-    fn count(&mut self, what: &str, min_len: usize) -> Result<usize, FormatError> {
-        let at = self.pos;
-        let n = self.len(what)?;
-        if n > self.remaining() / min_len {
-            return Err(FormatError::new(format!(
-                "{} {} at byte {} exceeds what the remaining {} bytes can hold",
-                what,
-                n,
-                at,
-                self.remaining()
-            )));
-        }
-        Ok(n)
-    }
-
-    fn bytes(&mut self, what: &str) -> Result<&'a [u8], FormatError> {
-        let n = self.len(what)?;
-        self.take(n, what)
-    }
-
-    fn string(&mut self, what: &str) -> Result<String, FormatError> {
-        let at = self.pos;
-        let bytes = self.bytes(what)?;
-        String::from_utf8(bytes.to_vec())
-            .map_err(|_| FormatError::new(format!("{} at byte {} is not UTF-8", what, at)))
-    }
-}
-
-// ---------------------------------------------------------------------------
-// CRC-32C
-
-/// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78, as in iSCSI and
-/// ext4), slicing-by-8 with tables built at compile time. Hand-written
-/// rather than the `crc32c` crate: forty lines instead of a dependency, and
-/// at well over 1 GB/s it is not what a restart waits for (protobuf decoding
-/// is). The crate's SSE4.2 path would be faster still, if that ever matters.
-#[derive(Clone, Copy)]
-struct Crc32c {
-    state: u32,
-}
-
-const CRC32C_POLY: u32 = 0x82F6_3B78;
-static CRC32C_TABLES: [[u32; 256]; 8] = crc32c_tables();
-
-const fn crc32c_tables() -> [[u32; 256]; 8] {
-    let mut tables = [[0u32; 256]; 8];
-    let mut i = 0;
-    while i < 256 {
-        let mut c = i as u32;
-        let mut k = 0;
-        while k < 8 {
-            c = if c & 1 != 0 {
-                (c >> 1) ^ CRC32C_POLY
-            } else {
-                c >> 1
-            };
-            k += 1;
-        }
-        tables[0][i] = c;
-        i += 1;
-    }
-    let mut i = 0;
-    while i < 256 {
-        let mut s = 1;
-        while s < 8 {
-            let prev = tables[s - 1][i];
-            tables[s][i] = (prev >> 8) ^ tables[0][(prev & 0xFF) as usize];
-            s += 1;
-        }
-        i += 1;
-    }
-    tables
-}
-
-impl Crc32c {
-    fn new() -> Crc32c {
-        Crc32c { state: !0 }
-    }
-
-    fn update(&mut self, data: &[u8]) {
-        let t = &CRC32C_TABLES;
-        let mut crc = self.state;
-        let mut chunks = data.chunks_exact(8);
-        for c in &mut chunks {
-            let lo = u32::from_le_bytes([c[0], c[1], c[2], c[3]]) ^ crc;
-            let hi = u32::from_le_bytes([c[4], c[5], c[6], c[7]]);
-            crc = t[7][(lo & 0xFF) as usize]
-                ^ t[6][((lo >> 8) & 0xFF) as usize]
-                ^ t[5][((lo >> 16) & 0xFF) as usize]
-                ^ t[4][(lo >> 24) as usize]
-                ^ t[3][(hi & 0xFF) as usize]
-                ^ t[2][((hi >> 8) & 0xFF) as usize]
-                ^ t[1][((hi >> 16) & 0xFF) as usize]
-                ^ t[0][(hi >> 24) as usize];
-        }
-        for &b in chunks.remainder() {
-            crc = t[0][((crc ^ u32::from(b)) & 0xFF) as usize] ^ (crc >> 8);
-        }
-        self.state = crc;
-    }
-
-    fn finish(self) -> u32 {
-        !self.state
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::{
-        Bucket, BucketSpan, Counter, Exemplar, Histogram, Metric, MetricFamily, MetricType,
-        NameValidation, Quantile, Summary, Timestamp, Value,
+        Bucket, BucketSpan, Counter, Exemplar, Histogram, MetricFamily, MetricType, NameValidation,
+        Quantile, Summary, Timestamp, Value,
     };
+    use crate::model::{GroupingKey, Label};
     use crate::store::{CheckMode, Push, PushOutcome};
-
-    /// A fresh directory under the system temp dir, removed on drop.
-    struct TempDir(PathBuf);
-
-    impl TempDir {
-        fn new(name: &str) -> TempDir {
-            static N: AtomicU64 = AtomicU64::new(0);
-            let dir = std::env::temp_dir().join(format!(
-                "pushgate-persist-{}-{}-{}-{}",
-                name,
-                std::process::id(),
-                N.fetch_add(1, Ordering::Relaxed),
-                crate::gofmt::unix_nanos_now()
-            ));
-            fs::create_dir_all(&dir).expect("creating a test directory");
-            TempDir(dir)
-        }
-
-        fn file(&self) -> PathBuf {
-            self.0.join("pg.db")
-        }
-
-        fn names(&self) -> Vec<String> {
-            let mut names: Vec<String> = fs::read_dir(&self.0)
-                .expect("listing the test directory")
-                .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-                .collect();
-            names.sort();
-            names
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
+    use crate::testutil::{eventually, helped_family as family, series, TempDir};
 
     fn new_store() -> Store {
         Store::new(Vec::new(), CheckMode::Checked, NameValidation::Legacy)
@@ -1069,21 +752,6 @@ mod tests {
 
     fn key(job: &str) -> GroupingKey {
         GroupingKey::new([Label::new("job", job), Label::new("zone", "eu \u{e9}")])
-    }
-
-    fn series(labels: &[(&str, &str)], value: Value) -> Metric {
-        Metric {
-            labels: labels.iter().map(|(n, v)| Label::new(*n, *v)).collect(),
-            value,
-            timestamp_ms: None,
-        }
-    }
-
-    fn family(name: &str, kind: MetricType, metrics: Vec<Metric>) -> MetricFamily {
-        let mut f = MetricFamily::new(name, kind);
-        f.help = Some(format!("help of {}", name));
-        f.metrics = metrics;
-        f
     }
 
     /// Later stores box the histogram; `into` builds either shape.
@@ -1684,18 +1352,6 @@ mod tests {
 
     // --- Timer
 
-    /// Polls `cond` every 10 ms for at most `limit`.
-    fn eventually(limit: Duration, cond: impl Fn() -> bool) -> bool {
-        let deadline = Instant::now() + limit;
-        while Instant::now() < deadline {
-            if cond() {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        cond()
-    }
-
     #[test]
     fn timer_writes_after_changes_and_not_while_idle() {
         let dir = TempDir::new("timer");
@@ -1760,7 +1416,7 @@ mod tests {
     #[test]
     fn start_without_a_file_is_memory_only() {
         let store = Arc::new(new_store());
-        let p = start("", Duration::ZERO, &store).expect("start");
+        let p = start("", Duration::ZERO, &store, &Arc::default()).expect("start");
         assert!(p.is_none());
         finish(p, &store);
     }
@@ -1770,11 +1426,12 @@ mod tests {
         let dir = TempDir::new("wiring");
         let file = dir.file().to_string_lossy().into_owned();
         let store = Arc::new(new_store());
-        let p = start(&file, Duration::from_secs(3600), &store).expect("start");
+        let p = start(&file, Duration::from_secs(3600), &store, &Arc::default()).expect("start");
         push(&store, key("w"), Vec::new(), 3);
         finish(p, &store);
         let restored = Arc::new(new_store());
-        let _p = start(&file, Duration::from_secs(3600), &restored).expect("restart");
+        let _p =
+            start(&file, Duration::from_secs(3600), &restored, &Arc::default()).expect("restart");
         assert_same_groups(&store.groups(), &restored.groups());
     }
 

@@ -1,0 +1,294 @@
+//! Responses on the wire: the status line and header block, and the
+//! pending output of a connection (head, then the body's pieces written one
+//! by one straight from the shared buffers, never concatenated).
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::http::{Response, ResponseBody};
+use crate::log;
+
+/// Bodies up to this size are copied behind the head; larger ones and
+/// shared pieces are written from where they are.
+const SMALL_BODY: usize = 16 * 1024;
+
+/// How the connection continues after a response.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Framed {
+    /// The request was HEAD: headers only, with the GET Content-Length.
+    pub head_only: bool,
+    /// The connection closes after this response.
+    pub close: bool,
+    /// The request was HTTP/1.0.
+    pub http10: bool,
+}
+
+/// What is still to be written for one response.
+pub struct Output {
+    head: Vec<u8>,
+    head_pos: usize,
+    body: Option<ResponseBody>,
+    piece: usize,
+    pos: usize,
+}
+
+impl Output {
+    /// Interim and server-made answers that are only bytes.
+    pub fn raw(bytes: Vec<u8>) -> Output {
+        Output {
+            head: bytes,
+            head_pos: 0,
+            body: None,
+            piece: 0,
+            pos: 0,
+        }
+    }
+
+    pub fn response(resp: Response, how: Framed) -> Output {
+        let mut head = encode_head(&resp, how);
+        let mut body = (!how.head_only && !resp.body.is_empty()).then_some(resp.body);
+        // A small body goes out with the head in one write (one packet).
+        if let Some(ResponseBody::Bytes(bytes)) = &body {
+            if bytes.len() <= SMALL_BODY {
+                head.extend_from_slice(bytes);
+                body = None;
+            }
+        }
+        Output {
+            head,
+            head_pos: 0,
+            body,
+            piece: 0,
+            pos: 0,
+        }
+    }
+
+    /// The next bytes to write, or `None` when everything is written.
+    pub fn next(&self) -> Option<&[u8]> {
+        if self.head_pos < self.head.len() {
+            return Some(&self.head[self.head_pos..]);
+        }
+        let body = self.body.as_ref()?;
+        let mut i = self.piece;
+        let mut pos = self.pos;
+        loop {
+            let chunk = chunk(body, i)?;
+            if pos < chunk.len() {
+                return Some(&chunk[pos..]);
+            }
+            i += 1;
+            pos = 0;
+        }
+    }
+
+    /// Marks `n` bytes of [`Output::next`] as written (`n` at most its length).
+    pub fn advance(&mut self, n: usize) {
+        if self.head_pos < self.head.len() {
+            self.head_pos += n;
+            return;
+        }
+        let Some(body) = self.body.as_ref() else {
+            return;
+        };
+        // Skip to the chunk `next` returned, then move within it.
+        while chunk(body, self.piece).is_some_and(|c| self.pos >= c.len()) {
+            self.piece += 1;
+            self.pos = 0;
+        }
+        self.pos += n;
+    }
+}
+
+/// Chunk `i` of a body, without copying.
+fn chunk(body: &ResponseBody, i: usize) -> Option<&[u8]> {
+    match body {
+        ResponseBody::Bytes(b) => (i == 0).then_some(b.as_slice()),
+        ResponseBody::Pieces(p) => p.get(i).map(|c| &c[..]),
+    }
+}
+
+/// The status line and headers. Content-Length, Connection and Date are
+/// the server's; a handler's header with a CR, LF or NUL is dropped (it
+/// could otherwise split the response).
+fn encode_head(resp: &Response, how: Framed) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256);
+    out.extend_from_slice(
+        format!("HTTP/1.1 {} {}\r\n", resp.status, reason(resp.status)).as_bytes(),
+    );
+    for (name, value) in &resp.headers {
+        let reserved = ["content-length", "connection", "date", "transfer-encoding"]
+            .iter()
+            .any(|r| name.eq_ignore_ascii_case(r));
+        if reserved {
+            continue;
+        }
+        let bad = |s: &str| s.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0);
+        if name.is_empty() || bad(name) || bad(value) || name.contains(':') {
+            log::warn(
+                "dropping invalid response header",
+                &[("name", &name.escape_debug())],
+            );
+            continue;
+        }
+        push_header(&mut out, name, value);
+    }
+    push_header(&mut out, "Date", &http_date(SystemTime::now()));
+    let bodiless = (100..200).contains(&resp.status) || resp.status == 204 || resp.status == 304;
+    if !bodiless {
+        push_header(&mut out, "Content-Length", &resp.body.len().to_string());
+    }
+    if how.close && !how.http10 {
+        push_header(&mut out, "Connection", "close");
+    } else if !how.close && how.http10 {
+        push_header(&mut out, "Connection", "keep-alive");
+    }
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
+fn push_header(out: &mut Vec<u8>, name: &str, value: &str) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value.as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+/// The reason phrase of a status code (RFC 9110 names).
+pub fn reason(status: u16) -> &'static str {
+    match status {
+        100 => "Continue",
+        200 => "OK",
+        201 => "Created",
+        202 => "Accepted",
+        204 => "No Content",
+        301 => "Moved Permanently",
+        302 => "Found",
+        304 => "Not Modified",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        406 => "Not Acceptable",
+        408 => "Request Timeout",
+        409 => "Conflict",
+        411 => "Length Required",
+        413 => "Request Entity Too Large",
+        415 => "Unsupported Media Type",
+        429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        503 => "Service Unavailable",
+        505 => "HTTP Version Not Supported",
+        _ => "Unknown",
+    }
+}
+
+/// An IMF-fixdate (RFC 9110, section 5.6.7): `Sun, 06 Nov 1994 08:49:37 GMT`.
+pub fn http_date(t: SystemTime) -> String {
+    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    // Days to civil date (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    format!(
+        "{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT",
+        DAYS[days.rem_euclid(7) as usize],
+        d,
+        MONTHS[(m - 1) as usize],
+        y,
+        sod / 3600,
+        sod % 3600 / 60,
+        sod % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    #[test]
+    fn date_format() {
+        let t = UNIX_EPOCH + Duration::from_secs(784_111_777);
+        assert_eq!(http_date(t), "Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(http_date(UNIX_EPOCH), "Thu, 01 Jan 1970 00:00:00 GMT");
+    }
+
+    fn drain(mut out: Output, step: usize) -> Vec<u8> {
+        let mut all = Vec::new();
+        for _ in 0..10_000 {
+            let Some(next) = out.next() else {
+                return all;
+            };
+            let n = next.len().min(step);
+            all.extend_from_slice(&next[..n]);
+            out.advance(n);
+        }
+        panic!("output never ended");
+    }
+
+    #[test]
+    fn pieces_are_written_in_order_in_any_step() {
+        let pieces: Vec<Arc<[u8]>> = vec![
+            Arc::from(&b"abc"[..]),
+            Arc::from(&b""[..]),
+            Arc::from(&b"de"[..]),
+        ];
+        let resp = Response::empty(200).with_body(ResponseBody::Pieces(pieces));
+        let how = Framed {
+            head_only: false,
+            close: false,
+            http10: false,
+        };
+        for step in [1, 2, 7, 1000] {
+            let bytes = drain(Output::response(resp.clone(), how), step);
+            let text = String::from_utf8_lossy(&bytes);
+            assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+            assert!(text.contains("\r\nContent-Length: 5\r\n"), "{text}");
+            assert!(text.ends_with("\r\n\r\nabcde"), "{text}");
+        }
+    }
+
+    #[test]
+    fn head_keeps_length_and_drops_body() {
+        let resp = Response::plain(200, "hello");
+        let how = Framed {
+            head_only: true,
+            close: true,
+            http10: false,
+        };
+        let text = String::from_utf8(drain(Output::response(resp, how), 64)).expect("ascii");
+        assert!(text.contains("Content-Length: 5\r\n"));
+        assert!(text.contains("Connection: close\r\n"));
+        assert!(text.ends_with("\r\n\r\n"));
+    }
+
+    #[test]
+    fn injected_headers_are_dropped() {
+        let resp = Response::empty(301).with_header("Location", "/x\r\nSet-Cookie: a=b");
+        let how = Framed {
+            head_only: false,
+            close: false,
+            http10: true,
+        };
+        let text = String::from_utf8(drain(Output::response(resp, how), 64)).expect("ascii");
+        assert!(!text.contains("Set-Cookie"), "{text}");
+        assert!(text.contains("Connection: keep-alive\r\n"));
+    }
+}

@@ -1,0 +1,21 @@
+//! The test PKI for unit tests: scripts/make-test-certs.sh (openssl) run
+//! once per test process into a temporary directory.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// The directory holding ca.crt, server.crt/key, client-a.crt/key... (see
+/// the script's header).
+pub fn pki() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("pushgate-tls-unit-{}", std::process::id()));
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/make-test-certs.sh");
+        let status = std::process::Command::new(script)
+            .arg(&dir)
+            .status()
+            .expect("run scripts/make-test-certs.sh (needs openssl)");
+        assert!(status.success(), "make-test-certs.sh failed");
+        dir
+    })
+}
