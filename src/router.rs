@@ -287,7 +287,7 @@ impl App {
         // writer makes this hang, which a liveness probe's timeout notices.
         self.store.ping();
         if self.config.health_includes_scrape {
-            if let Err(problems) = self.store.gather() {
+            if let Err(problems) = self.store.exposition() {
                 let first = problems.problems.first().cloned().unwrap_or_default();
                 return Response::error(500, &format!("metrics cannot be gathered: {}", first));
             }
