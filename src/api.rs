@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use crate::config::Config;
 use crate::gofmt::{format_float, rfc3339_nanos};
 use crate::http::{Request, Response, ResponseBody};
+use crate::json::write_string as write_json_string;
 use crate::matcher::Selector;
 use crate::model::{Histogram, Label, Metric, MetricType, Summary, Value};
 use crate::store::{GroupSnapshot, Store, TimestampedFamily};
@@ -395,39 +396,6 @@ where
         write_json_string(out, value.as_ref());
     }
     out.push('}');
-}
-
-/// Appends `s` as Go's `encoding/json` quotes it with HTML escaping on:
-/// `\"`, `\\`, `\b`, `\f`, `\n`, `\r`, `\t`, `\u00XX` for other control
-/// characters and for `<`, `>`, `&`, and `\u2028`/`\u2029` (which break
-/// JavaScript string literals).
-fn write_json_string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 || c == '<' || c == '>' || c == '&' => {
-                push_unicode_escape(out, c as u32)
-            }
-            '\u{2028}' | '\u{2029}' => push_unicode_escape(out, c as u32),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
-fn push_unicode_escape(out: &mut String, code: u32) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.push_str("\\u");
-    for shift in [12, 8, 4, 0] {
-        out.push(HEX[((code >> shift) & 0xf) as usize] as char);
-    }
 }
 
 // ---------------------------------------------------------------------------

@@ -19,6 +19,7 @@ pub mod gofmt;
 pub mod gzip;
 pub mod healthcheck;
 pub mod http;
+pub mod json;
 pub mod log;
 pub mod matcher;
 pub mod model;

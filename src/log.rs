@@ -9,6 +9,8 @@ use std::io::Write as _;
 use std::panic::Location;
 use std::sync::atomic::{AtomicU8, Ordering};
 
+use crate::json::quote_no_html;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
     Debug = 0,
@@ -128,7 +130,7 @@ fn format_line(json: bool, level: Level, caller: &Location, msg: &str, fields: F
             if i > 0 {
                 out.push(',');
             }
-            let _ = write!(out, "{}:{}", json_string(k), json_string(v));
+            let _ = write!(out, "{}:{}", quote_no_html(k), quote_no_html(v));
         }
         out.push('}');
     } else {
@@ -156,26 +158,6 @@ fn logfmt_value(v: &str) -> String {
     } else {
         v.to_string()
     }
-}
-
-fn json_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// Displays an error chain or any `Debug` value on one line.

@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 
 use super::{push_attr, push_text, PageContext};
 use crate::gofmt;
+use crate::json;
 use crate::model::{
     is_legacy_label_name, Histogram, Label, Metric, MetricFamily, Summary, Value, JOB_LABEL,
 };
@@ -155,28 +156,13 @@ fn labels_json(labels: &[&Label]) -> String {
             out.push(',');
         }
         out.push('[');
-        push_json_string(&mut out, &label.name);
+        json::write_string_no_html(&mut out, &label.name);
         out.push(',');
-        push_json_string(&mut out, &label.value);
+        json::write_string_no_html(&mut out, &label.value);
         out.push(']');
     }
     out.push(']');
     out
-}
-
-fn push_json_string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 /// `name="value"`, with the name quoted too when it is not a legacy name.
