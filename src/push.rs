@@ -271,39 +271,30 @@ fn utf8_value(name: &str, value: Vec<u8>) -> Result<String, PushError> {
     })
 }
 
+/// Base64 with the URL-safe alphabet, no padding expected (all trailing `=`
+/// are removed first) and non-zero trailing bits tolerated, as Go's
+/// `RawURLEncoding` after `strings.TrimRight(s, "=")`.
+const BASE64URL: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+    &base64::alphabet::URL_SAFE,
+    base64::engine::GeneralPurposeConfig::new()
+        .with_decode_padding_mode(base64::engine::DecodePaddingMode::RequireNone)
+        .with_decode_allow_trailing_bits(true),
+);
+
 /// Decodes base64 with the URL-safe alphabet after removing all trailing
 /// `=` (so padded, unpadded and a lone `=` for "empty" all work). On error,
 /// returns the offset of the offending input byte, as Go's
 /// `CorruptInputError`. Non-zero trailing bits are tolerated, as in Go.
 pub fn decode_base64url(input: &[u8]) -> Result<Vec<u8>, usize> {
+    use base64::{DecodeError, Engine as _};
     let end = input.iter().rposition(|&b| b != b'=').map_or(0, |i| i + 1);
     let data = &input[..end];
-    let mut out = Vec::with_capacity(data.len() * 3 / 4);
-    let mut acc: u32 = 0;
-    let mut bits = 0;
-    for (i, &c) in data.iter().enumerate() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'-' => 62,
-            b'_' => 63,
-            _ => return Err(i),
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    // A single leftover character carries fewer than 8 bits: Go reports
-    // the start of that incomplete quantum.
-    if data.len() % 4 == 1 {
-        return Err(data.len() - 1);
-    }
-    Ok(out)
+    BASE64URL.decode(data).map_err(|e| match e {
+        DecodeError::InvalidByte(at, _) | DecodeError::InvalidLastSymbol(at, _) => at,
+        // A single leftover character carries fewer than 8 bits: Go
+        // reports the start of that incomplete quantum.
+        DecodeError::InvalidLength(_) | DecodeError::InvalidPadding => data.len().saturating_sub(1),
+    })
 }
 
 /// Undoes the `U__` escaping of UTF-8 label names (`U__foo_2e_bar` →
