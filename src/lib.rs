@@ -18,6 +18,7 @@ pub mod exposition;
 pub mod gofmt;
 pub mod gzip;
 pub mod healthcheck;
+pub mod histogram;
 pub mod http;
 pub mod json;
 pub mod log;

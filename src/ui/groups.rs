@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 
 use super::{push_attr, push_text, PageContext};
 use crate::gofmt;
+use crate::histogram;
 use crate::json;
 use crate::model::{
     is_legacy_label_name, Histogram, Label, Metric, MetricFamily, Summary, Value, JOB_LABEL,
@@ -323,105 +324,27 @@ pub(super) fn native_line(h: &Histogram) -> String {
         plain_decimal(h.count()),
         plain_decimal(h.sum())
     );
-    let buckets = native_buckets(h);
+    // The same buckets and exact bounds the JSON API lists.
+    let buckets = histogram::buckets_as(h, |n| n as f64, |f| f);
     if buckets.is_empty() {
         out.push_str(" none");
     }
-    for (lower, upper, count) in buckets {
-        let open = if lower < 0.0 { '[' } else { '(' };
-        let close = if upper > 0.0 { ']' } else { ')' };
+    for b in buckets {
+        let (open, close) = match b.rule {
+            histogram::RULE_LEFT_OPEN => ('(', ']'),
+            histogram::RULE_RIGHT_OPEN => ('[', ')'),
+            histogram::RULE_OPEN => ('(', ')'),
+            _ => ('[', ']'),
+        };
         let _ = write!(
             out,
             " {open}{},{}{close}:{}",
-            plain_decimal(lower),
-            plain_decimal(upper),
-            plain_decimal(count)
+            plain_decimal(b.lower),
+            plain_decimal(b.upper),
+            plain_decimal(b.count)
         );
     }
     out
-}
-
-/// Non-empty native buckets as `(lower, upper, count)`, ascending: negative
-/// (mirrored), the zero bucket, positive.
-fn native_buckets(h: &Histogram) -> Vec<(f64, f64, f64)> {
-    let schema = h.schema.unwrap_or(0);
-    let float = h.is_float();
-    let negative = bucket_counts(
-        &h.negative_spans,
-        &h.negative_deltas,
-        &h.negative_counts,
-        float,
-    );
-    let positive = bucket_counts(
-        &h.positive_spans,
-        &h.positive_deltas,
-        &h.positive_counts,
-        float,
-    );
-    let mut out = Vec::new();
-    for (index, count) in negative.into_iter().rev() {
-        out.push((
-            -upper_bound(index, schema),
-            -upper_bound(index - 1, schema),
-            count,
-        ));
-    }
-    let zero = if float {
-        h.zero_count_float.unwrap_or(0.0)
-    } else {
-        h.zero_count.unwrap_or(0) as f64
-    };
-    if zero != 0.0 {
-        let t = h.zero_threshold.unwrap_or(0.0);
-        out.push((-t, t, zero));
-    }
-    for (index, count) in positive {
-        out.push((
-            upper_bound(index - 1, schema),
-            upper_bound(index, schema),
-            count,
-        ));
-    }
-    out
-}
-
-/// `(bucket index, absolute count)` of the non-empty buckets of one side.
-/// The first span offset is absolute, later ones are gaps; integer counts are
-/// running sums of deltas, float counts absolute.
-fn bucket_counts(
-    spans: &[crate::model::BucketSpan],
-    deltas: &[i64],
-    floats: &[f64],
-    float: bool,
-) -> Vec<(i64, f64)> {
-    let mut out = Vec::new();
-    let mut index: i64 = 0;
-    let mut position = 0usize;
-    let mut running: i64 = 0;
-    for span in spans {
-        index += i64::from(span.offset);
-        for _ in 0..span.length {
-            let count = if float {
-                floats.get(position).copied().unwrap_or(0.0)
-            } else {
-                running = running.saturating_add(deltas.get(position).copied().unwrap_or(0));
-                running as f64
-            };
-            if count != 0.0 {
-                out.push((index, count));
-            }
-            position += 1;
-            index += 1;
-        }
-    }
-    out
-}
-
-/// Upper bound of native bucket `index`: `2^(index·2^−schema)`. Precise
-/// enough to read; the JSON API computes the exact Prometheus bounds.
-fn upper_bound(index: i64, schema: i32) -> f64 {
-    let exponent = index as f64 * 2f64.powi(-schema.clamp(-8, 8));
-    2f64.powf(exponent)
 }
 
 /// A value as plain decimal (`1583781848.025745`, `0.00001`, `+Inf`), the
@@ -668,6 +591,68 @@ mod tests {
         assert!(html.contains("<th>Total sample Count</th><td>4</td>"));
         assert!(html.contains("<th>Sample Sum</th><td>2.5</td>"));
         assert!(!html.contains("Native"));
+    }
+
+    /// Negative buckets 0 and 1, a zero bucket and positive bucket 1 in
+    /// `schema`.
+    fn native_with_schema(schema: i32) -> Histogram {
+        Histogram {
+            sample_count: Some(8),
+            sample_sum: Some(1.0),
+            schema: Some(schema),
+            zero_threshold: Some(0.001),
+            zero_count: Some(1),
+            negative_spans: vec![BucketSpan {
+                offset: 0,
+                length: 2,
+            }],
+            negative_deltas: vec![1, 1],
+            positive_spans: vec![BucketSpan {
+                offset: 1,
+                length: 1,
+            }],
+            positive_deltas: vec![4],
+            ..Histogram::default()
+        }
+    }
+
+    #[test]
+    fn native_bounds_are_the_apis_exact_bounds() {
+        // Schemas 1 and 3 use Prometheus' bound table, whose roundings
+        // differ from 2^x computed directly (1.414213562373095, not
+        // …0951; 0.9170040432046711, not …712).
+        let cases = [
+            (-1, "[-4,-1):2 [-1,-0.25):1 [-0.001,0.001]:1 (1,4]:4"),
+            (0, "[-2,-1):2 [-1,-0.5):1 [-0.001,0.001]:1 (1,2]:4"),
+            (
+                1,
+                "[-1.414213562373095,-1):2 [-1,-0.7071067811865475):1 \
+                 [-0.001,0.001]:1 (1,1.414213562373095]:4",
+            ),
+            (
+                3,
+                "[-1.0905077326652577,-1):2 [-1,-0.9170040432046711):1 \
+                 [-0.001,0.001]:1 (1,1.0905077326652577]:4",
+            ),
+        ];
+        for (schema, want) in cases {
+            let h = native_with_schema(schema);
+            let line = native_line(&h);
+            assert_eq!(
+                line,
+                format!("count 8, sum 1, buckets {want}"),
+                "schema {schema}"
+            );
+            // Every bound reads as the JSON API writes it.
+            for b in crate::histogram::buckets(&h) {
+                let pair = format!(
+                    "{},{}",
+                    gofmt::format_float(b.lower),
+                    gofmt::format_float(b.upper)
+                );
+                assert!(line.contains(&pair), "schema {schema}: {pair} in {line}");
+            }
+        }
     }
 
     #[test]
