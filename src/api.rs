@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use crate::config::Config;
-use crate::gofmt::{format_float, rfc3339_nanos};
+use crate::go::{format_float, rfc3339_nanos};
 use crate::histogram as native;
 use crate::http::{Request, Response, ResponseBody};
 use crate::json::write_string as write_json_string;

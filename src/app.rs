@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use crate::api::MetricsCache;
 use crate::auth::WebAuth;
 use crate::config::Config;
-use crate::gofmt;
+use crate::go;
 use crate::model::NameValidation;
 use crate::push::PushSettings;
 use crate::scrape::{ScrapeCache, ScrapeSettings};
@@ -84,7 +84,7 @@ impl App {
                 max_groups: config.max_groups,
             })),
             telemetry,
-            start_time: gofmt::unix_nanos_now(),
+            start_time: go::unix_nanos_now(),
             push: PushSettings {
                 mode,
                 names,

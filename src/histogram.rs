@@ -3,7 +3,7 @@
 //! schema. The one computation the JSON API and the status page share, so
 //! both show the same bounds for the same histogram.
 
-use crate::gofmt::format_float;
+use crate::go::format_float;
 use crate::model::{BucketSpan, Histogram};
 
 /// Interval rules as upstream numbers them.

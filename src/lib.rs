@@ -15,7 +15,7 @@ pub mod body;
 pub mod client;
 pub mod config;
 pub mod exposition;
-pub mod gofmt;
+pub mod go;
 pub mod gzip;
 pub mod healthcheck;
 pub mod histogram;

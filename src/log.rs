@@ -111,7 +111,7 @@ fn log(level: Level, caller: &Location, msg: &str, fields: Fields) {
 }
 
 fn format_line(json: bool, level: Level, caller: &Location, msg: &str, fields: Fields) -> String {
-    let ts = crate::gofmt::rfc3339_millis(crate::gofmt::unix_nanos_now());
+    let ts = crate::go::rfc3339_millis(crate::go::unix_nanos_now());
     let file = caller.file().rsplit('/').next().unwrap_or(caller.file());
     let caller = format!("{}:{}", file, caller.line());
     let mut pairs: Vec<(&str, String)> = vec![

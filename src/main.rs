@@ -12,7 +12,7 @@ use std::sync::{mpsc, Arc};
 use pushgate::app::{App, ShutdownReason};
 use pushgate::config::{Command, Config};
 use pushgate::tls::{ServerConfigSource, TlsReloader};
-use pushgate::{gofmt, healthcheck, log, persist, server, signals, telemetry};
+use pushgate::{go, healthcheck, log, persist, server, signals, telemetry};
 
 /// glibc's malloc keeps what request threads free in per-thread arenas (up
 /// to 8 per core) and, once a large block is freed, raises its mmap
@@ -180,7 +180,7 @@ fn spawn_expiry(app: Arc<App>) {
         .name("expiry".into())
         .spawn(move || loop {
             std::thread::sleep(std::time::Duration::from_millis(250));
-            for key in app.store.expire(gofmt::unix_nanos_now()) {
+            for key in app.store.expire(go::unix_nanos_now()) {
                 app.telemetry.count_expired_group();
                 log::info("group expired", &[("group", &key)]);
             }

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use crate::body;
 use crate::config::PushLimits;
 use crate::exposition;
-use crate::gofmt::quote;
+use crate::go::quote;
 use crate::http::{Body, Method, Request, Response};
 use crate::log;
 use crate::model::{GroupingKey, Label, MetricFamily, NameValidation, JOB_LABEL};
@@ -530,7 +530,7 @@ fn requested_ttl(req: &Request) -> Result<Option<std::time::Duration>, String> {
             "invalid {} header {:?}: at most {} allowed",
             TTL_HEADER,
             raw,
-            crate::gofmt::format_duration(MAX_GROUP_TTL)
+            crate::go::format_duration(MAX_GROUP_TTL)
         ));
     }
     Ok(Some(ttl))

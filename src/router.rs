@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use crate::api;
 use crate::app::{App, ShutdownReason};
-use crate::gofmt;
+use crate::go;
 use crate::http::{Method, Request, Response};
 use crate::log;
 use crate::push;
@@ -221,7 +221,7 @@ impl App {
             return Response::method_not_allowed(&route.allow());
         };
         let started = Instant::now();
-        let received_at = gofmt::unix_nanos_now();
+        let received_at = go::unix_nanos_now();
         let resp = self.run(req, handler.action, received_at);
         if let Some(label) = handler.label {
             self.telemetry

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use crate::model::{Counter, Label, Metric, MetricFamily, MetricType, Value};
 use build_info::build_info_family;
-pub use build_info::{build_info, build_tags, go_arch, go_os, BuildInfo};
+pub use build_info::{build_info, build_tags, BuildInfo};
 use process::process_families;
 use summary::{summary_family, WindowedSummary};
 

@@ -46,7 +46,7 @@ impl TempDir {
             name,
             std::process::id(),
             N.fetch_add(1, Ordering::Relaxed),
-            crate::gofmt::unix_nanos_now()
+            crate::go::unix_nanos_now()
         ));
         fs::create_dir_all(&dir).expect("creating a test directory");
         TempDir(dir)

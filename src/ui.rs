@@ -11,7 +11,7 @@ mod groups;
 mod status;
 
 use crate::config::Config;
-use crate::gofmt;
+use crate::go;
 use crate::http::Response;
 use crate::store::GroupSnapshot;
 use crate::telemetry::{self, BuildInfo};
@@ -45,7 +45,7 @@ impl PageContext {
         PageContext {
             base: asset_base(&config.external_path_prefix()),
             admin_api: config.enable_admin_api,
-            now: gofmt::unix_nanos_now(),
+            now: go::unix_nanos_now(),
             start_time,
             build: telemetry::build_info(),
             flags: config.flag_values(),
@@ -118,7 +118,7 @@ pub fn render_page(groups: &[GroupSnapshot], ctx: &PageContext) -> String {
 
 /// Unix nanoseconds as fractional seconds, the unit the script computes in.
 fn unix_seconds(nanos: i64) -> String {
-    gofmt::format_float(nanos as f64 / 1e9)
+    go::format_float(nanos as f64 / 1e9)
 }
 
 /// Escapes text for HTML element content and quoted attribute values.

@@ -13,7 +13,7 @@ use super::parse::{
     parse_log_level, parse_positive_count, parse_positive_duration,
 };
 use super::{Config, ConfigError};
-use crate::gofmt::format_duration;
+use crate::go::format_duration;
 
 /// How a flag takes its value, and where the value goes.
 #[derive(Clone, Copy)]

@@ -86,31 +86,7 @@ pub(super) fn version_text() -> String {
         info.build_user,
         info.build_date,
         info.rust_version,
-        std::env::consts::OS,
-        go_arch(std::env::consts::ARCH),
+        crate::go::os(),
+        crate::go::arch(),
     )
-}
-
-/// Go's name for a CPU architecture, which scripts parsing `--version` expect.
-fn go_arch(rust_arch: &str) -> &str {
-    match rust_arch {
-        "x86_64" => "amd64",
-        "x86" => "386",
-        "aarch64" => "arm64",
-        "powerpc64" => "ppc64",
-        "loongarch64" => "loong64",
-        other => other,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn go_architecture_names() {
-        assert_eq!(go_arch("x86_64"), "amd64");
-        assert_eq!(go_arch("aarch64"), "arm64");
-        assert_eq!(go_arch("riscv64"), "riscv64");
-    }
 }

@@ -4,7 +4,6 @@
 //! Owns the byte-level details (escapes, name quoting, Go float syntax); it
 //! knows nothing of HTTP, the store or content negotiation.
 
-mod gosyntax;
 pub mod parse;
 pub mod render;
 
@@ -167,7 +166,7 @@ fn underscore_escape(name: &str, extra_ok: impl Fn(char) -> bool) -> String {
         .collect()
 }
 
-/// Appends `v` exactly as [`crate::gofmt::write_float`] would (Go's
+/// Appends `v` exactly as [`crate::go::write_float`] would (Go's
 /// `strconv.FormatFloat(v, 'g', -1, 64)`), without allocating: scrapes write
 /// hundreds of thousands of these.
 pub fn write_float(out: &mut Vec<u8>, v: f64) {
@@ -217,7 +216,7 @@ pub fn write_float_text(out: &mut Vec<u8>, v: f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gofmt;
+    use crate::go;
 
     fn render(f: impl Fn(&mut Vec<u8>)) -> String {
         let mut out = Vec::new();
@@ -270,12 +269,12 @@ mod tests {
             write_float(&mut out, v);
             assert_eq!(
                 String::from_utf8(out).unwrap(),
-                gofmt::format_float(v),
+                go::format_float(v),
                 "{v:e}"
             );
             let mut out = Vec::new();
             write_float_text(&mut out, v);
-            assert_eq!(String::from_utf8(out).unwrap(), gofmt::format_float_text(v));
+            assert_eq!(String::from_utf8(out).unwrap(), go::format_float_text(v));
         }
     }
 

@@ -12,8 +12,7 @@ use std::fmt;
 
 mod families;
 
-use crate::exposition::gosyntax::{go_quote_byte, parse_go_float};
-use crate::gofmt::quote;
+use crate::go::{parse_float, quote, quote_byte};
 use crate::model::{Label, MetricFamily, MetricType, NameValidation, Value};
 use families::{settle_histogram_counts, FamilyState, Role};
 
@@ -428,11 +427,11 @@ impl<'a> Parser<'a> {
             self.skip_blank_tab_if_current_blank()?;
             if self.cur != b'=' {
                 if !in_braces {
-                    let found = go_quote_byte(self.cur);
+                    let found = quote_byte(self.cur);
                     return self.fail(format!("expected '=' after label name, found {found}"));
                 }
                 if self.cur != b',' && self.cur != b'}' {
-                    let found = go_quote_byte(self.cur);
+                    let found = quote_byte(self.cur);
                     return self.fail(format!("unexpected end of metric name {found}"));
                 }
                 self.metric_name_in_braces(line, &token)?;
@@ -486,7 +485,7 @@ impl<'a> Parser<'a> {
         }
         self.skip_blank_tab()?;
         if self.cur != b'"' {
-            let found = go_quote_byte(self.cur);
+            let found = quote_byte(self.cur);
             return self.fail(format!(
                 "expected '\"' at start of label value, found {found}"
             ));
@@ -515,7 +514,7 @@ impl<'a> Parser<'a> {
             if !self.is_special(line.family, &label.name) {
                 continue;
             }
-            match parse_go_float(label.value.as_bytes()) {
+            match parse_float(label.value.as_bytes()) {
                 Some(v) => line.bound = v,
                 None => {
                     return self.fail(format!(
@@ -540,7 +539,7 @@ impl<'a> Parser<'a> {
 
     fn value_and_timestamp(&mut self, family: usize, line: SampleLine) -> Step {
         let token = self.token_until_whitespace()?;
-        let Some(value) = parse_go_float(token) else {
+        let Some(value) = parse_float(token) else {
             return self.fail(format!("expected float as value, got {}", quote(token)));
         };
         let metric = self.record(family, line, value)?;

@@ -505,7 +505,7 @@ impl Target {
         // and a counter the name is unique without a random-number crate.
         let mut h = RandomState::new().build_hasher();
         h.write_u32(std::process::id());
-        h.write_i64(crate::gofmt::unix_nanos_now());
+        h.write_i64(crate::go::unix_nanos_now());
         h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
         self.sibling(&format!("{}{:016x}", TEMP_INFIX, h.finish()))
     }
@@ -634,7 +634,7 @@ fn import_upstream(
 /// Links upstream's file to `<file>.upstream` (or `<file>.upstream-<unix
 /// seconds>[-n]` when taken), copying it where links are not possible.
 fn keep_upstream_original(target: &Target) -> Result<PathBuf, PersistError> {
-    let seconds = crate::gofmt::unix_nanos_now() / 1_000_000_000;
+    let seconds = crate::go::unix_nanos_now() / 1_000_000_000;
     let candidates = std::iter::once(UPSTREAM_SUFFIX.to_string())
         .chain(std::iter::once(format!("{}-{}", UPSTREAM_SUFFIX, seconds)))
         .chain((1..100).map(|n| format!("{}-{}-{}", UPSTREAM_SUFFIX, seconds, n)));
@@ -665,7 +665,7 @@ fn keep_upstream_original(target: &Target) -> Result<PathBuf, PersistError> {
 /// earlier copy is overwritten. Starting empty and persisting later would
 /// otherwise destroy the only copy of data an operator may still recover.
 fn move_aside(target: &Target) -> Result<PathBuf, PersistError> {
-    let seconds = crate::gofmt::unix_nanos_now() / 1_000_000_000;
+    let seconds = crate::go::unix_nanos_now() / 1_000_000_000;
     let candidates = std::iter::once(CORRUPT_SUFFIX.to_string())
         .chain(std::iter::once(format!("{}-{}", CORRUPT_SUFFIX, seconds)))
         .chain((1..100).map(|n| format!("{}-{}-{}", CORRUPT_SUFFIX, seconds, n)));

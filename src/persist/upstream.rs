@@ -231,8 +231,8 @@ fn import_command(input: &Path, output: Option<&Path>) -> Result<String, String>
             "  {} families={} push_time_seconds={} push_failure_time_seconds={}\n",
             s.key,
             s.families.len(),
-            crate::gofmt::format_float(s.push_time()),
-            crate::gofmt::format_float(s.failure_time())
+            crate::go::format_float(s.push_time()),
+            crate::go::format_float(s.failure_time())
         ));
     }
     for skipped in &import.skipped {

@@ -16,7 +16,7 @@ use std::io::Write as _;
 use std::time::Duration;
 
 use crate::client::BaseUrl;
-use crate::gofmt;
+use crate::go;
 use crate::matcher::Selector;
 use crate::model::GroupingKey;
 
@@ -315,7 +315,7 @@ fn when(seconds: f64) -> String {
     if seconds <= 0.0 {
         return "never".to_string();
     }
-    gofmt::rfc3339_millis((seconds * 1e9) as i64)
+    go::rfc3339_millis((seconds * 1e9) as i64)
 }
 
 fn ls(shards: &[Shard], placed: Placement, out: &mut String) {

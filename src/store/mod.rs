@@ -1324,7 +1324,7 @@ fn metric_dump(m: &Metric) -> String {
     for l in &m.labels {
         let _ = write!(out, "label:{{name:{:?} value:{:?}}} ", l.name, l.value);
     }
-    let num = crate::gofmt::format_float;
+    let num = crate::go::format_float;
     let _ = match &m.value {
         Value::Counter(c) => write!(out, "counter:{{value:{}}}", num(c.value)),
         Value::Gauge(v) => write!(out, "gauge:{{value:{}}}", num(*v)),

@@ -58,28 +58,6 @@ pub fn build_tags() -> &'static str {
     build_env!("PUSHGATE_BUILD_TAGS")
 }
 
-/// The target architecture under Go's name, so dashboards filtering on
-/// `goarch` keep working.
-pub fn go_arch() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        "x86" => "386",
-        "powerpc64" if cfg!(target_endian = "little") => "ppc64le",
-        "powerpc64" => "ppc64",
-        "loongarch64" => "loong64",
-        other => other,
-    }
-}
-
-/// The target OS under Go's name.
-pub fn go_os() -> &'static str {
-    match std::env::consts::OS {
-        "macos" => "darwin",
-        other => other,
-    }
-}
-
 /// `pushgateway_build_info`: 1, labelled with the build and platform.
 pub(super) fn build_info_family() -> MetricFamily {
     let info = build_info();
@@ -87,8 +65,8 @@ pub(super) fn build_info_family() -> MetricFamily {
     family.metrics.push(metric(
         vec![
             Label::new("branch", info.branch),
-            Label::new("goarch", go_arch()),
-            Label::new("goos", go_os()),
+            Label::new("goarch", crate::go::arch()),
+            Label::new("goos", crate::go::os()),
             Label::new("goversion", info.rust_version),
             Label::new("revision", info.revision),
             Label::new("tags", build_tags()),
@@ -137,16 +115,5 @@ mod tests {
             Some(env!("CARGO_PKG_VERSION"))
         );
         assert!(build_info().rust_version.starts_with("rust"));
-    }
-
-    #[test]
-    fn go_arch_uses_go_names() {
-        let want = match std::env::consts::ARCH {
-            "x86_64" => "amd64",
-            "aarch64" => "arm64",
-            other => other,
-        };
-        assert_eq!(go_arch(), want);
-        assert_eq!(go_os(), "linux");
     }
 }

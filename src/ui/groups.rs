@@ -8,7 +8,7 @@
 use std::fmt::Write as _;
 
 use super::{push_attr, push_text, PageContext};
-use crate::gofmt;
+use crate::go;
 use crate::histogram;
 use crate::json;
 use crate::model::{
@@ -101,7 +101,7 @@ fn render_group(html: &mut String, group: &GroupSnapshot, now: i64) {
         html,
         "\" data-rev=\"{}\" data-last=\"{}\"><summary><span class=\"labels\">",
         revision(group),
-        gofmt::format_float(group.last_write())
+        go::format_float(group.last_write())
     );
     for label in &labels {
         push_badge(html, label);
@@ -184,11 +184,11 @@ fn push_badge(html: &mut String, label: &Label) {
 /// An RFC 3339 time and, beside it, its age; the script keeps the age current.
 fn push_time_and_age(html: &mut String, unix_secs: f64, now: i64) {
     let nanos = (unix_secs * 1e9) as i64;
-    let stamp = gofmt::rfc3339_seconds(nanos);
+    let stamp = go::rfc3339_seconds(nanos);
     let _ = write!(
         html,
         "<time datetime=\"{stamp}\">{stamp}</time> (<span class=\"ago\" data-t=\"{}\">{}</span>)",
-        gofmt::format_float(unix_secs),
+        go::format_float(unix_secs),
         age_text(now as f64 / 1e9 - unix_secs)
     );
 }
@@ -196,12 +196,12 @@ fn push_time_and_age(html: &mut String, unix_secs: f64, now: i64) {
 /// When a group with a time to live (`--push.group-ttl` or the
 /// `Pushgate-Group-TTL` header) will be dropped; the script counts down.
 fn push_expiry(html: &mut String, deadline_nanos: i64, now: i64) {
-    let stamp = gofmt::rfc3339_seconds(deadline_nanos);
+    let stamp = go::rfc3339_seconds(deadline_nanos);
     let left = (deadline_nanos - now) as f64 / 1e9;
     let _ = write!(
         html,
         " <span class=\"expiry\">expires <time datetime=\"{stamp}\">{stamp}</time> (<span class=\"ttl-left\" data-t=\"{}\">{}</span>)</span>",
-        gofmt::format_float(deadline_nanos as f64 / 1e9),
+        go::format_float(deadline_nanos as f64 / 1e9),
         ttl_text(left)
     );
 }
@@ -244,7 +244,7 @@ fn render_family(html: &mut String, tf: &TimestampedFamily) {
     let _ = write!(
         html,
         "</span> <span class=\"muted\">last pushed: {}</span></summary>",
-        gofmt::rfc3339_seconds(tf.written_at)
+        go::rfc3339_seconds(tf.written_at)
     );
     html.push_str(
         "<table class=\"series\"><thead><tr><th>Labels</th><th>Value</th></tr></thead><tbody>",
@@ -359,7 +359,7 @@ pub(super) fn plain_decimal(v: f64) -> String {
     }
     let magnitude = v.abs();
     if magnitude != 0.0 && !(1e-21..1e21).contains(&magnitude) {
-        return gofmt::format_float(v);
+        return go::format_float(v);
     }
     format!("{}", v)
 }
@@ -647,8 +647,8 @@ mod tests {
             for b in crate::histogram::buckets(&h) {
                 let pair = format!(
                     "{},{}",
-                    gofmt::format_float(b.lower),
-                    gofmt::format_float(b.upper)
+                    go::format_float(b.lower),
+                    go::format_float(b.upper)
                 );
                 assert!(line.contains(&pair), "schema {schema}: {pair} in {line}");
             }

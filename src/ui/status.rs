@@ -3,16 +3,16 @@
 
 use super::groups::age_text;
 use super::{push_text, PageContext};
-use crate::gofmt;
+use crate::go;
 
 pub(super) fn render_status_view(html: &mut String, ctx: &PageContext) {
     html.push_str(
         "<main class=\"view\" id=\"status-view\"><section class=\"panel\"><h2>Started</h2><p>",
     );
-    let stamp = gofmt::rfc3339_nanos(ctx.start_time);
+    let stamp = go::rfc3339_nanos(ctx.start_time);
     html.push_str(&format!(
         "<time datetime=\"{stamp}\">{stamp}</time> (<span class=\"ago\" data-t=\"{}\">{}</span>)</p></section>",
-        gofmt::format_float(ctx.start_time as f64 / 1e9),
+        go::format_float(ctx.start_time as f64 / 1e9),
         age_text((ctx.now - ctx.start_time) as f64 / 1e9)
     ));
     let mut build = ctx.build.key_values();

@@ -6,8 +6,7 @@
 use std::collections::HashMap;
 
 use super::{Parser, SampleLine, Step};
-use crate::exposition::gosyntax::go_uint64;
-use crate::gofmt::quote;
+use crate::go::{quote, uint64};
 use crate::model::{
     Bucket, Counter, Histogram, Label, Metric, MetricFamily, MetricType, Quantile, Summary, Value,
 };
@@ -165,7 +164,7 @@ impl Parser<'_> {
         };
         match role {
             // Go's uint64(value), NaN and out-of-range values included.
-            Role::Count => s.sample_count = go_uint64(value),
+            Role::Count => s.sample_count = uint64(value),
             Role::Sum => s.sample_sum = value,
             Role::Plain if !quantile.is_nan() => s.quantiles.push(Quantile { quantile, value }),
             Role::Plain => {}
@@ -179,7 +178,7 @@ impl Parser<'_> {
     fn add_to_histogram(&mut self, family: usize, metric: usize, le: f64, value: f64) {
         let role = self.role;
         let value = if value.is_nan() {
-            go_uint64(value) as f64
+            uint64(value) as f64
         } else {
             value
         };

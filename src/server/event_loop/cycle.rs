@@ -162,7 +162,7 @@ impl Loop {
         let path = match percent_decode(raw_path.as_bytes()) {
             Ok(p) => p,
             Err(bad) => {
-                let msg = format!("invalid URL escape {}", crate::gofmt::quote(&bad));
+                let msg = format!("invalid URL escape {}", crate::go::quote(&bad));
                 let mut framed = framed;
                 // An unread body would be taken for the next request.
                 framed.close |= head.framing != Framing::Empty;

@@ -1,4 +1,5 @@
-//! Go-compatible formatting of floats, quoted strings, times and durations.
+//! Go-compatible formatting of floats, quoted strings, times and durations,
+//! and the wall clock in Unix nanoseconds those times are kept in.
 //!
 //! Clients, dashboards and tests compare these bytes with what the upstream
 //! Go Pushgateway writes, so each function reproduces one Go formatter:

@@ -1,11 +1,11 @@
 //! Go literal syntax that upstream's text parser inherits: what
-//! `strconv.ParseFloat` accepts and how `%q` prints a single byte. Kept apart
-//! so the parser reads as the state machine it is.
+//! `strconv.ParseFloat` accepts, how `%q` prints a single byte and what
+//! Go's `uint64(f)` makes of a float count.
 
 /// Go's `strconv.ParseFloat(s, 64)` minus hex floats and `_` (upstream's
 /// `parseFloat`): decimal with optional exponent, `Inf`/`Infinity` with an
 /// optional sign, `NaN` without one, any case. Out-of-range values fail.
-pub fn parse_go_float(raw: &[u8]) -> Option<f64> {
+pub fn parse_float(raw: &[u8]) -> Option<f64> {
     let s = std::str::from_utf8(raw).ok()?;
     let unsigned = s.strip_prefix(['+', '-']).unwrap_or(s);
     let negative = s.starts_with('-');
@@ -29,7 +29,7 @@ pub fn parse_go_float(raw: &[u8]) -> Option<f64> {
 }
 
 /// Go's `%q` of a byte: a single-quoted character literal.
-pub fn go_quote_byte(b: u8) -> String {
+pub fn quote_byte(b: u8) -> String {
     match b {
         b'\'' => "'\\''".to_string(),
         b'\\' => "'\\\\'".to_string(),
@@ -51,7 +51,7 @@ pub fn go_quote_byte(b: u8) -> String {
 /// values in range; NaN, infinities and values of 2^64 or more give 2^63;
 /// negative values wrap as `int64` does (`-1` gives 2^64 - 1). Measured
 /// against upstream Pushgateway's scrape of such pushes.
-pub fn go_uint64(v: f64) -> u64 {
+pub fn uint64(v: f64) -> u64 {
     const TWO_63: f64 = 9_223_372_036_854_775_808.0;
     // CVTTSD2SI: out of `i64` range (NaN included) is 0x8000_0000_0000_0000.
     fn truncate_i64(x: f64) -> u64 {
@@ -86,10 +86,10 @@ mod tests {
             ("1e-400", 0.0),
         ];
         for (token, want) in cases {
-            assert_eq!(parse_go_float(token.as_bytes()), Some(*want), "{token}");
+            assert_eq!(parse_float(token.as_bytes()), Some(*want), "{token}");
         }
-        assert!(parse_go_float(b"NaN").is_some_and(f64::is_nan));
-        assert!(parse_go_float(b"nan").is_some_and(f64::is_nan));
+        assert!(parse_float(b"NaN").is_some_and(f64::is_nan));
+        assert!(parse_float(b"nan").is_some_and(f64::is_nan));
     }
 
     #[test]
@@ -107,7 +107,7 @@ mod tests {
             (20.0, 20),
         ];
         for &(v, want) in cases {
-            assert_eq!(go_uint64(v), want, "{v}");
+            assert_eq!(uint64(v), want, "{v}");
         }
     }
 
@@ -123,7 +123,7 @@ mod tests {
             (0xff, "'\u{ff}'"),
         ];
         for (b, want) in cases {
-            assert_eq!(go_quote_byte(b), want, "byte {b:#04x}");
+            assert_eq!(quote_byte(b), want, "byte {b:#04x}");
         }
     }
 }
