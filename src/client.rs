@@ -73,7 +73,7 @@ impl BaseUrl {
         };
         let prefix = path.trim_end_matches('/').to_string();
         let authorization = userinfo.map(|u| {
-            let creds = percent_decode_lossy(u);
+            let creds = crate::http::percent::decode_lossy(u.as_bytes());
             format!(
                 "Basic {}",
                 base64::engine::general_purpose::STANDARD.encode(creds)
@@ -100,25 +100,6 @@ impl fmt::Display for BaseUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.shown)
     }
-}
-
-fn percent_decode_lossy(s: &str) -> Vec<u8> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = |c: u8| (c as char).to_digit(16);
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    out
 }
 
 /// A request's answer: status and the whole body.
@@ -598,7 +579,8 @@ mod tests {
 
     #[test]
     fn percent_decoding_of_credentials_keeps_malformed_escapes() {
-        assert_eq!(percent_decode_lossy("a%41%4"), b"aA%4");
-        assert_eq!(percent_decode_lossy("%zz%"), b"%zz%");
+        use crate::http::percent::decode_lossy;
+        assert_eq!(decode_lossy(b"a%41%4"), b"aA%4");
+        assert_eq!(decode_lossy(b"%zz%"), b"%zz%");
     }
 }

@@ -10,6 +10,8 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+pub mod percent;
+
 /// Content type of every plain-text answer (errors, health).
 pub const TEXT_PLAIN: &str = "text/plain; charset=utf-8";
 
@@ -111,8 +113,8 @@ impl Request {
             .split('&')
             .filter_map(|pair| {
                 let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-                let k = form_decode(k)?;
-                (k == name).then(|| form_decode(v)).flatten()
+                let k = percent::decode_query(k)?;
+                (k == name).then(|| percent::decode_query(v)).flatten()
             })
             .collect()
     }
@@ -240,26 +242,6 @@ impl Response {
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
-}
-
-/// Decodes `+` and `%XX` of a query component; `None` if malformed or not UTF-8.
-fn form_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 2;
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).ok()
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use crate::body;
 use crate::config::PushLimits;
 use crate::exposition;
 use crate::go::quote;
-use crate::http::{Body, Method, Request, Response};
+use crate::http::{percent, Body, Method, Request, Response};
 use crate::log;
 use crate::model::{GroupingKey, Label, MetricFamily, NameValidation, JOB_LABEL};
 use crate::proto;
@@ -122,7 +122,7 @@ pub fn raw_push_segments(raw_url: &str, prefix: &str) -> Result<(bool, Vec<Vec<u
     let mut segments = raw_path.split('/').skip(1);
     for want in prefix.split('/').skip(1).chain(["metrics"]) {
         match segments.next() {
-            Some(seg) if percent_decode(seg) == want.as_bytes() => {}
+            Some(seg) if percent::decode_lossy(seg.as_bytes()) == want.as_bytes() => {}
             other => {
                 return Err(PushError::Segment {
                     raw: other.unwrap_or("").to_string(),
@@ -131,36 +131,17 @@ pub fn raw_push_segments(raw_url: &str, prefix: &str) -> Result<(bool, Vec<Vec<u
         }
     }
     let job_is_base64 = match segments.next() {
-        Some(seg) if percent_decode(seg) == b"job" => false,
-        Some(seg) if percent_decode(seg) == b"job@base64" => true,
+        Some(seg) if percent::decode_lossy(seg.as_bytes()) == b"job" => false,
+        Some(seg) if percent::decode_lossy(seg.as_bytes()) == b"job@base64" => true,
         other => {
             return Err(PushError::Segment {
                 raw: other.unwrap_or("").to_string(),
             })
         }
     };
-    Ok((job_is_base64, segments.map(percent_decode).collect()))
-}
-
-/// `%XX` → byte; anything else (the server refused malformed escapes
-/// before routing) is kept as is.
-fn percent_decode(segment: &str) -> Vec<u8> {
-    let bytes = segment.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    out
+    // The server refused malformed escapes before routing.
+    let decoded = segments.map(|s| percent::decode_lossy(s.as_bytes()));
+    Ok((job_is_base64, decoded.collect()))
 }
 
 /// Builds the grouping key from the decoded segments after

@@ -315,3 +315,17 @@ fn case_18_non_utf8_job_is_rejected_before_the_store() {
     assert_empty(&gw.post("/metrics/job/ok", b"m 1\n"), 200);
     assert_eq!(gw.get("/metrics").status, 200);
 }
+
+// A sign is not a hex digit: `%+f` is a malformed escape, as Go's net/url
+// says, not the byte 0x0f.
+#[test]
+fn signed_percent_escape_is_refused_before_the_store() {
+    let gw = Gateway::start(&[]);
+    let resp = gw.put("/metrics/job/a%+f", b"m 1\n");
+    assert_eq!(resp.status, 400, "{}", resp.text());
+    if !util::upstream() {
+        assert_text_error(&resp, 400, r#"invalid URL escape "%+f""#);
+    }
+    assert_eq!(gw.api_metrics(), EMPTY_API);
+    assert_empty(&gw.put("/metrics/job/a%0f", b"m 1\n"), 200);
+}

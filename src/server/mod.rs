@@ -344,35 +344,3 @@ fn set_nodelay(listener: &TcpListener) {
         );
     }
 }
-
-/// Decodes `%XX` escapes; returns the offending escape on malformed input.
-pub(crate) fn percent_decode(input: &[u8]) -> Result<Vec<u8>, Vec<u8>> {
-    let mut out = Vec::with_capacity(input.len());
-    let mut i = 0;
-    while i < input.len() {
-        if input[i] == b'%' {
-            let hex = input.get(i + 1..i + 3).ok_or_else(|| input[i..].to_vec())?;
-            let s = std::str::from_utf8(hex).map_err(|_| input[i..i + 3].to_vec())?;
-            let byte = u8::from_str_radix(s, 16).map_err(|_| input[i..i + 3].to_vec())?;
-            out.push(byte);
-            i += 3;
-        } else {
-            out.push(input[i]);
-            i += 1;
-        }
-    }
-    Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn percent_decoding() {
-        assert_eq!(percent_decode(b"/a%2Fb"), Ok(b"/a/b".to_vec()));
-        assert_eq!(percent_decode(b"/%FF"), Ok(vec![b'/', 0xff]));
-        assert_eq!(percent_decode(b"/%zz"), Err(b"%zz".to_vec()));
-        assert_eq!(percent_decode(b"/%f"), Err(b"%f".to_vec()));
-    }
-}

@@ -10,8 +10,9 @@ use super::super::conn::{After, BodyReader, BodyState, Pending, Phase};
 use super::super::head::{self, Framing, HeadError};
 use super::super::pool::{Job, Reply, Token};
 use super::super::wire::{Framed, Output};
-use super::super::{percent_decode, Refusal};
+use super::super::Refusal;
 use super::{Loop, LINGER};
+use crate::http::percent;
 use crate::http::{Body, Method, Request, Response};
 
 impl Loop {
@@ -159,10 +160,10 @@ impl Loop {
         };
         let raw_url = head.target;
         let raw_path = raw_url.split('?').next().unwrap_or("");
-        let path = match percent_decode(raw_path.as_bytes()) {
+        let path = match percent::decode(raw_path.as_bytes()) {
             Ok(p) => p,
             Err(bad) => {
-                let msg = format!("invalid URL escape {}", crate::go::quote(&bad));
+                let msg = format!("invalid URL escape {}", crate::go::quote(bad));
                 let mut framed = framed;
                 // An unread body would be taken for the next request.
                 framed.close |= head.framing != Framing::Empty;
