@@ -10,6 +10,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+pub mod media;
 pub mod percent;
 
 /// Content type of every plain-text answer (errors, health).

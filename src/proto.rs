@@ -8,21 +8,11 @@ use std::fmt;
 
 use prost::Message;
 
+use crate::http::media;
 use crate::model::{
     self, Counter, Exemplar, Histogram, Label, Metric, MetricFamily, MetricType, NameValidation,
     Summary, Value,
 };
-
-/// Content type of delimited protobuf pushes and scrapes.
-pub const DELIMITED_CONTENT_TYPE: &str =
-    "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited";
-
-/// Media type of every protobuf exposition format.
-pub const PROTOBUF_MEDIA_TYPE: &str = "application/vnd.google.protobuf";
-/// The `proto` parameter naming the message type.
-pub const PROTO_PARAM_VALUE: &str = "io.prometheus.client.MetricFamily";
-/// The `encoding` parameter selecting varint-delimited framing.
-pub const ENCODING_PARAM_VALUE: &str = "delimited";
 
 /// The varint length prefix has at most ten bytes.
 const MAX_VARINT_LEN: usize = 10;
@@ -57,103 +47,10 @@ impl std::error::Error for DecodeError {}
 /// and parameter names case-insensitive, values exact, any order, values may
 /// be quoted). A malformed header is not protobuf, as upstream.
 pub fn is_delimited_content_type(content_type: &str) -> bool {
-    let Some((media_type, params)) = parse_media_type(content_type) else {
+    let Some((media_type, params)) = media::parse_media_type(content_type) else {
         return false;
     };
-    let param = |name: &str| {
-        params
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    };
-    media_type == PROTOBUF_MEDIA_TYPE
-        && param("proto") == Some(PROTO_PARAM_VALUE)
-        && param("encoding") == Some(ENCODING_PARAM_VALUE)
-}
-
-/// Parses a media type with parameters the way Go's `mime.ParseMediaType`
-/// does: the type and parameter names are lower-cased, values are tokens or
-/// quoted strings, a trailing `;` is allowed. Returns `None` if the header is
-/// malformed or names a parameter twice.
-pub fn parse_media_type(header: &str) -> Option<(String, Vec<(String, String)>)> {
-    let (base, mut rest) = match header.find(';') {
-        Some(i) => (&header[..i], &header[i..]),
-        None => (header, ""),
-    };
-    let media_type = base.trim().to_ascii_lowercase();
-    let (major, minor) = media_type.split_once('/')?;
-    if !is_token(major) || !is_token(minor) {
-        return None;
-    }
-    let mut params: Vec<(String, String)> = Vec::new();
-    loop {
-        rest = rest.trim_start();
-        if rest.is_empty() {
-            break;
-        }
-        let after_semicolon = rest.strip_prefix(';')?.trim_start();
-        if after_semicolon.is_empty() {
-            break; // trailing semicolon
-        }
-        let (name, after_name) = split_token(after_semicolon);
-        if name.is_empty() {
-            return None;
-        }
-        let after_eq = after_name.trim_start().strip_prefix('=')?.trim_start();
-        let (value, after_value) = split_value(after_eq)?;
-        let name = name.to_ascii_lowercase();
-        if params.iter().any(|(k, _)| *k == name) {
-            return None;
-        }
-        params.push((name, value));
-        rest = after_value;
-    }
-    Some((media_type, params))
-}
-
-fn is_tspecial(c: char) -> bool {
-    "()<>@,;:\\\"/[]?=".contains(c)
-}
-
-fn is_token_char(c: char) -> bool {
-    c.is_ascii_graphic() && !is_tspecial(c)
-}
-
-fn is_token(s: &str) -> bool {
-    !s.is_empty() && s.chars().all(is_token_char)
-}
-
-/// Splits the longest token prefix off `s`.
-fn split_token(s: &str) -> (&str, &str) {
-    let end = s.find(|c| !is_token_char(c)).unwrap_or(s.len());
-    s.split_at(end)
-}
-
-/// Splits a parameter value (a token or a quoted string) off `s`.
-fn split_value(s: &str) -> Option<(String, &str)> {
-    let Some(quoted) = s.strip_prefix('"') else {
-        let (token, rest) = split_token(s);
-        return (!token.is_empty()).then(|| (token.to_string(), rest));
-    };
-    let mut value = String::new();
-    let mut chars = quoted.char_indices();
-    while let Some((i, c)) = chars.next() {
-        match c {
-            '"' => return Some((value, &quoted[i + 1..])),
-            // As Go: a backslash escapes only a special character, so an
-            // unescaped Windows path in a quoted value survives.
-            '\\' => match quoted[i + 1..].chars().next() {
-                Some(special) if is_tspecial(special) => {
-                    value.push(special);
-                    chars.next();
-                }
-                _ => value.push('\\'),
-            },
-            '\r' | '\n' => return None,
-            _ => value.push(c),
-        }
-    }
-    None
+    media::is_delimited_protobuf(&media_type, &params)
 }
 
 /// Decodes a body of varint-delimited `MetricFamily` messages.
@@ -1429,7 +1326,7 @@ mod tests {
     #[test]
     fn delimited_content_type_detection() {
         let cases = [
-            (DELIMITED_CONTENT_TYPE, true),
+            (media::DELIMITED_CONTENT_TYPE, true),
             ("application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited", true),
             ("Application/Vnd.Google.Protobuf; ENCODING=delimited; Proto=io.prometheus.client.MetricFamily", true),
             ("application/vnd.google.protobuf; proto=\"io.prometheus.client.MetricFamily\"; encoding=\"delimited\"", true),
@@ -1448,20 +1345,6 @@ mod tests {
         for (ct, want) in cases {
             assert_eq!(is_delimited_content_type(ct), want, "{}", ct);
         }
-    }
-
-    #[test]
-    fn media_type_quoted_values_unescape() {
-        let (media_type, params) =
-            parse_media_type("Text/Plain; A=\"x\\\"y\\z\"; b=z").expect("valid");
-        assert_eq!(media_type, "text/plain");
-        assert_eq!(
-            params,
-            vec![
-                ("a".to_string(), "x\"y\\z".to_string()),
-                ("b".to_string(), "z".to_string())
-            ]
-        );
     }
 
     /// Bounded fuzzing: random and mutated inputs must give a value or an

@@ -10,6 +10,7 @@ use std::cmp::Ordering;
 use std::sync::Arc;
 
 use crate::exposition::{self, NameEscaping};
+use crate::http::media::{self, MediaRange};
 use crate::http::{Request, Response, ResponseBody};
 use crate::log;
 use crate::model::{Metric, MetricFamily, MetricType};
@@ -418,85 +419,34 @@ fn render_protobuf(families: &[MergedFamily]) -> Vec<u8> {
 /// `--push.enable-utf8-names` every stored name is legacy-valid, so every
 /// scheme writes the same bytes and only the parameter differs, as upstream.
 pub fn negotiate(accept: &str, _utf8_names: bool) -> (Format, NameEscaping, String) {
-    let mut ranges: Vec<(f32, usize, MediaRange)> = accept
-        .split(',')
-        .enumerate()
-        .filter_map(|(i, r)| MediaRange::parse(r).map(|m| (m.q, i, m)))
-        .collect();
-    ranges.sort_by(|a, b| {
-        b.0.partial_cmp(&a.0)
-            .unwrap_or(Ordering::Equal)
-            .then(a.1.cmp(&b.1))
-    });
     let mut escaping = NameEscaping::Underscores;
     let mut format = Format::Text;
-    for (q, _, r) in &ranges {
+    for r in media::parse_accept(accept) {
         if let Some(e) = r.param("escaping").and_then(NameEscaping::from_param) {
             escaping = e;
         }
-        if let Some(f) = r.format().filter(|_| *q > 0.0) {
+        if let Some(f) = format_of(&r).filter(|_| r.q > 0.0) {
             format = f;
             break;
         }
     }
     let base = match format {
-        Format::Text => exposition::TEXT_CONTENT_TYPE,
-        Format::Protobuf => proto::DELIMITED_CONTENT_TYPE,
+        Format::Text => media::TEXT_CONTENT_TYPE,
+        Format::Protobuf => media::DELIMITED_CONTENT_TYPE,
     };
     let content_type = format!("{}; escaping={}", base, escaping.as_param());
     (format, escaping, content_type)
 }
 
-struct MediaRange {
-    essence: String,
-    params: Vec<(String, String)>,
-    q: f32,
-}
-
-impl MediaRange {
-    fn parse(s: &str) -> Option<MediaRange> {
-        let mut parts = s.split(';');
-        let essence = parts.next()?.trim().to_ascii_lowercase();
-        if essence.is_empty() {
-            return None;
+/// The format a media range names, if it names one pushgate writes.
+fn format_of(range: &MediaRange) -> Option<Format> {
+    let params = &range.params;
+    match range.essence.as_str() {
+        _ if media::is_delimited_protobuf(&range.essence, params) => Some(Format::Protobuf),
+        "text/plain" if matches!(range.param("version"), None | Some("0.0.4")) => {
+            Some(Format::Text)
         }
-        let mut params = Vec::new();
-        let mut q = 1.0;
-        for p in parts {
-            let Some((k, v)) = p.split_once('=') else {
-                continue;
-            };
-            let k = k.trim().to_ascii_lowercase();
-            let v = v.trim().trim_matches('"').to_string();
-            if k == "q" {
-                q = v.parse().unwrap_or(0.0);
-            } else {
-                params.push((k, v));
-            }
-        }
-        Some(MediaRange { essence, params, q })
-    }
-
-    fn param(&self, name: &str) -> Option<&str> {
-        self.params
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn format(&self) -> Option<Format> {
-        match self.essence.as_str() {
-            "application/vnd.google.protobuf"
-                if self.param("proto") == Some("io.prometheus.client.MetricFamily")
-                    && self.param("encoding") == Some("delimited") =>
-            {
-                Some(Format::Protobuf)
-            }
-            "text/plain" if matches!(self.param("version"), None | Some("0.0.4")) => {
-                Some(Format::Text)
-            }
-            _ => None,
-        }
+        _ => None,
     }
 }
 
@@ -548,13 +498,13 @@ mod tests {
         }
         assert_eq!(
             negotiate(pb, false).2,
-            format!("{}; escaping=underscores", proto::DELIMITED_CONTENT_TYPE)
+            format!("{}; escaping=underscores", media::DELIMITED_CONTENT_TYPE)
         );
     }
 
     #[test]
     fn escaping_is_negotiated_as_upstream() {
-        let text = exposition::TEXT_CONTENT_TYPE;
+        let text = media::TEXT_CONTENT_TYPE;
         let pb = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited";
         let cases: &[(&str, NameEscaping, String)] = &[
             (
@@ -598,7 +548,7 @@ mod tests {
             (
                 &format!("{pb};escaping=allow-utf-8"),
                 NameEscaping::AllowUtf8,
-                format!("{}; escaping=allow-utf-8", proto::DELIMITED_CONTENT_TYPE),
+                format!("{}; escaping=allow-utf-8", media::DELIMITED_CONTENT_TYPE),
             ),
         ];
         for (accept, esc, ct) in cases {

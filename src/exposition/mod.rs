@@ -15,10 +15,6 @@ use crate::model::{is_legacy_label_name, is_legacy_metric_name};
 
 pub use parse::parse;
 
-/// The exact Content-Type of a text scrape (Prometheus 3 rejects scrapes
-/// without a parseable type).
-pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
-
 /// How metric and label names are written in a scrape.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum NameEscaping {
