@@ -9,8 +9,8 @@ pub mod render;
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
-use std::io::Write as _;
 
+use crate::go::write_float;
 use crate::model::{is_legacy_label_name, is_legacy_metric_name};
 
 pub use parse::parse;
@@ -162,45 +162,8 @@ fn underscore_escape(name: &str, extra_ok: impl Fn(char) -> bool) -> String {
         .collect()
 }
 
-/// Appends `v` exactly as [`crate::go::write_float`] would (Go's
-/// `strconv.FormatFloat(v, 'g', -1, 64)`), without allocating: scrapes write
-/// hundreds of thousands of these.
-pub fn write_float(out: &mut Vec<u8>, v: f64) {
-    if v.is_nan() {
-        out.extend_from_slice(b"NaN");
-        return;
-    }
-    if v.is_infinite() {
-        out.extend_from_slice(if v > 0.0 { b"+Inf" } else { b"-Inf" });
-        return;
-    }
-    if v == 0.0 {
-        out.extend_from_slice(if v.is_sign_negative() { b"-0" } else { b"0" });
-        return;
-    }
-    let start = out.len();
-    // `{:e}` gives the shortest round-trip digits, e.g. `1.583781848025745e9`.
-    // Writing into a Vec cannot fail.
-    let _ = write!(out, "{:e}", v);
-    let Some(e_at) = out[start..].iter().rposition(|&b| b == b'e') else {
-        return;
-    };
-    let e_at = start + e_at;
-    let exp = std::str::from_utf8(&out[e_at + 1..])
-        .ok()
-        .and_then(|s| s.parse::<i32>().ok())
-        .unwrap_or(0);
-    if (-4..6).contains(&exp) {
-        out.truncate(start);
-        let _ = write!(out, "{}", v);
-    } else {
-        out.truncate(e_at + 1);
-        out.push(if exp < 0 { b'-' } else { b'+' });
-        let _ = write!(out, "{:02}", exp.unsigned_abs());
-    }
-}
-
-/// Like [`write_float`], but negative zero prints `0`, as sample values do.
+/// Like [`write_float`] (Go's float format), but negative zero prints `0`,
+/// as sample values do.
 pub fn write_float_text(out: &mut Vec<u8>, v: f64) {
     if v == 0.0 {
         out.push(b'0');

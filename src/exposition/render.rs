@@ -7,9 +7,10 @@
 use std::borrow::Cow;
 
 use crate::exposition::{
-    escape_label_name, escape_metric_name, write_escaped, write_float, write_float_text,
-    write_help, write_label_value, NameEscaping,
+    escape_label_name, escape_metric_name, write_escaped, write_float_text, write_help,
+    write_label_value, NameEscaping,
 };
+use crate::go::write_float;
 use crate::model::{is_legacy_label_name, is_legacy_metric_name, Label, Metric, MetricType, Value};
 
 /// Appends one family: `# HELP` (when `help` is `Some`), `# TYPE`, then the

@@ -17,38 +17,94 @@ pub fn unix_nanos_now() -> i64 {
     }
 }
 
+/// Where [`write_float`] appends: the API's `String`s and the scrape's byte
+/// buffers share one float formatter through it.
+pub trait Sink {
+    /// The current length in bytes.
+    fn mark(&self) -> usize;
+    /// The bytes written since `mark`.
+    fn since(&self, mark: usize) -> &[u8];
+    /// Drops everything after `mark` (always an ASCII boundary here).
+    fn cut(&mut self, mark: usize);
+    fn put(&mut self, s: &str);
+    fn put_fmt(&mut self, args: std::fmt::Arguments<'_>);
+}
+
+impl Sink for String {
+    fn mark(&self) -> usize {
+        self.len()
+    }
+    fn since(&self, mark: usize) -> &[u8] {
+        &self.as_bytes()[mark..]
+    }
+    fn cut(&mut self, mark: usize) {
+        self.truncate(mark);
+    }
+    fn put(&mut self, s: &str) {
+        self.push_str(s);
+    }
+    fn put_fmt(&mut self, args: std::fmt::Arguments<'_>) {
+        // Writing into a String cannot fail.
+        let _ = self.write_fmt(args);
+    }
+}
+
+impl Sink for Vec<u8> {
+    fn mark(&self) -> usize {
+        self.len()
+    }
+    fn since(&self, mark: usize) -> &[u8] {
+        &self[mark..]
+    }
+    fn cut(&mut self, mark: usize) {
+        self.truncate(mark);
+    }
+    fn put(&mut self, s: &str) {
+        self.extend_from_slice(s.as_bytes());
+    }
+    fn put_fmt(&mut self, args: std::fmt::Arguments<'_>) {
+        // Writing into a Vec cannot fail.
+        let _ = std::io::Write::write_fmt(self, args);
+    }
+}
+
 /// Appends `v` as Go's `strconv.FormatFloat(v, 'g', -1, 64)`: the shortest
 /// digits that round-trip, in scientific form `d.ddde±XX` (two exponent digits
 /// at least) when the decimal exponent is < -4 or >= 6 (Go fixes the
 /// precision at 6 for this decision when formatting shortest), plain decimal
-/// otherwise; `+Inf`, `-Inf`, `NaN`; negative zero as `-0`.
-pub fn write_float(out: &mut String, v: f64) {
+/// otherwise; `+Inf`, `-Inf`, `NaN`; negative zero as `-0`. Does not
+/// allocate: scrapes write hundreds of thousands of these.
+pub fn write_float(out: &mut impl Sink, v: f64) {
     if v.is_nan() {
-        out.push_str("NaN");
+        out.put("NaN");
         return;
     }
     if v.is_infinite() {
-        out.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
+        out.put(if v > 0.0 { "+Inf" } else { "-Inf" });
         return;
     }
     if v == 0.0 {
-        out.push_str(if v.is_sign_negative() { "-0" } else { "0" });
+        out.put(if v.is_sign_negative() { "-0" } else { "0" });
         return;
     }
+    let start = out.mark();
     // `{:e}` gives the shortest round-trip digits, e.g. `1.583781848025745e9`.
-    let sci = format!("{:e}", v);
-    let (mantissa, exp) = match sci.split_once('e') {
-        Some((m, e)) => (m, e.parse::<i32>().unwrap_or(0)),
-        None => (sci.as_str(), 0),
+    out.put_fmt(format_args!("{:e}", v));
+    let Some(e_at) = out.since(start).iter().rposition(|&b| b == b'e') else {
+        return;
     };
-    let eprec = 6;
-    if exp < -4 || exp >= eprec {
-        out.push_str(mantissa);
-        out.push('e');
-        out.push(if exp < 0 { '-' } else { '+' });
-        let _ = write!(out, "{:02}", exp.unsigned_abs());
+    let e_at = start + e_at;
+    let exp = std::str::from_utf8(out.since(e_at + 1))
+        .ok()
+        .and_then(|s| s.parse::<i32>().ok())
+        .unwrap_or(0);
+    if (-4..6).contains(&exp) {
+        out.cut(start);
+        out.put_fmt(format_args!("{}", v));
     } else {
-        let _ = write!(out, "{}", v);
+        out.cut(e_at + 1);
+        out.put(if exp < 0 { "-" } else { "+" });
+        out.put_fmt(format_args!("{:02}", exp.unsigned_abs()));
     }
 }
 
