@@ -18,9 +18,9 @@ use std::ffi::OsString;
 use std::fmt;
 use std::time::Duration;
 
+pub use crate::go::parse_duration;
 use crate::log;
 use flags::FLAGS;
-pub use parse::parse_duration;
 
 /// What the command line asks for.
 #[derive(Debug)]

@@ -359,7 +359,7 @@ fn rate_limit(value: &Yaml) -> Result<Option<RateLimit>, WebConfigError> {
         match (key, value) {
             ("interval", Yaml::String(text)) => {
                 interval =
-                    crate::config::parse_duration(text).map_err(|e| WebConfigError::at(&at, e))?;
+                    crate::go::parse_duration(text).map_err(|e| WebConfigError::at(&at, e))?;
             }
             ("interval", Yaml::Integer(0)) => interval = Duration::ZERO,
             ("interval", other) => {

@@ -9,11 +9,11 @@
 
 use super::args::invalid_value;
 use super::parse::{
-    parse_byte_size, parse_count, parse_duration, parse_listen_address, parse_log_format,
-    parse_log_level, parse_positive_count, parse_positive_duration,
+    parse_byte_size, parse_count, parse_listen_address, parse_log_format, parse_log_level,
+    parse_positive_count, parse_positive_duration,
 };
 use super::{Config, ConfigError};
-use crate::go::format_duration;
+use crate::go::{format_duration, parse_duration};
 
 /// How a flag takes its value, and where the value goes.
 #[derive(Clone, Copy)]

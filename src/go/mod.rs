@@ -2,15 +2,18 @@
 //! syntax it accepts, reproduced once for the whole crate.
 //!
 //! `format` writes floats (`strconv.FormatFloat(f, 'g', -1, 64)`), quoted
-//! strings (`strconv.Quote`), RFC 3339 times and `time.Duration`s; `syntax`
-//! reads Go float literals, quotes single bytes as `%q` does and converts
+//! strings (`strconv.Quote`), RFC 3339 times and `time.Duration`s;
+//! `duration` reads durations as `time.ParseDuration`; `syntax` reads Go
+//! float literals, quotes single bytes as `%q` does and converts
 //! counts as Go's `uint64(f)`; `platform` names the OS and architecture as
 //! `GOOS`/`GOARCH` do.
 
+mod duration;
 mod format;
 mod platform;
 mod syntax;
 
+pub use duration::parse_duration;
 #[cfg(test)]
 pub use format::format_float_text;
 pub use format::{

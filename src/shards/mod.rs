@@ -147,7 +147,7 @@ fn parse_args(raw: &[String]) -> Result<Args, String> {
             "--apply" if inline.is_none() => apply = true,
             "--timeout" => {
                 let text = value("--timeout")?;
-                timeout = crate::config::parse_duration(&text)
+                timeout = crate::go::parse_duration(&text)
                     .ok()
                     .filter(|d| !d.is_zero())
                     .ok_or_else(|| format!("bad --timeout {:?}: a duration such as 10s", text))?;
