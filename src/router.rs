@@ -14,7 +14,7 @@ use std::time::Instant;
 use crate::api;
 use crate::config::Config;
 use crate::gofmt;
-use crate::http::{Method, Request, Response};
+use crate::http::{Method, Request, Response, Status};
 use crate::log;
 use crate::push::{self, PushSettings};
 use crate::scrape::{self, ScrapeCache, ScrapeSettings};
@@ -126,7 +126,7 @@ impl App {
                         ("panic", &what),
                     ],
                 );
-                Response::error(500, "Internal Server Error")
+                Response::error(Status::INTERNAL_SERVER_ERROR, "Internal Server Error")
             }
         }
     }
@@ -134,11 +134,14 @@ impl App {
     fn route(&self, req: &Request) -> Response {
         let path = req.path.as_slice();
         if let Some(clean) = cleaned(&req.raw_url) {
-            return redirect(&req.method, 301, &clean);
+            return redirect(&req.method, Status::MOVED_PERMANENTLY, &clean);
         }
         // Upstream registers GET /-/quit outside the prefix.
         if path == b"/-/quit" && matches!(req.method, Method::Get | Method::Head) {
-            return Response::plain(405, "Only POST or PUT requests allowed.");
+            return Response::plain(
+                Status::METHOD_NOT_ALLOWED,
+                "Only POST or PUT requests allowed.",
+            );
         }
         let rest: &[u8] = if self.prefix.is_empty() {
             path
@@ -287,11 +290,11 @@ impl App {
             Action::Wipe => {
                 let n = self.store.wipe();
                 log::info("wiped metric store", &[("groups", &n)]);
-                Response::empty(202)
+                Response::empty(Status::ACCEPTED)
             }
             Action::DeleteGroups => api::delete_groups(req, &self.store),
             Action::Options(allowed) => {
-                Response::empty(200).with_header("Allow", &allowed.join(", "))
+                Response::empty(Status::OK).with_header("Allow", &allowed.join(", "))
             }
         }
     }
@@ -303,15 +306,18 @@ impl App {
         if self.config.health_includes_scrape {
             if let Err(problems) = self.store.gather() {
                 let first = problems.problems.first().cloned().unwrap_or_default();
-                return Response::error(500, &format!("metrics cannot be gathered: {}", first));
+                return Response::error(
+                    Status::INTERNAL_SERVER_ERROR,
+                    &format!("metrics cannot be gathered: {}", first),
+                );
             }
         }
-        Response::plain(200, "OK")
+        Response::plain(Status::OK, "OK")
     }
 
     fn quit(&self) -> Response {
         if !self.config.enable_lifecycle {
-            return Response::plain(403, "Lifecycle API is not enabled.");
+            return Response::plain(Status::FORBIDDEN, "Lifecycle API is not enabled.");
         }
         let sender = self
             .shutdown
@@ -323,13 +329,17 @@ impl App {
             // shutdown is already under way.
             let _ = tx.send(ShutdownReason::QuitEndpoint);
         }
-        Response::plain(200, "Requesting termination... Goodbye!")
+        Response::plain(Status::OK, "Requesting termination... Goodbye!")
     }
 
     /// No route: maybe a trailing-slash redirect, `/api/v1` → `/api/v1/`, or 404.
     fn no_match(&self, req: &Request, rest: &[u8]) -> Response {
         if rest == b"/api/v1" {
-            return redirect(&req.method, 301, &format!("{}/api/v1/", self.prefix));
+            return redirect(
+                &req.method,
+                Status::MOVED_PERMANENTLY,
+                &format!("{}/api/v1/", self.prefix),
+            );
         }
         // A push path with an empty job: upstream's router suggests the path
         // without the slash (which then has no route and 404s); for
@@ -390,25 +400,21 @@ impl crate::server::Service for App {
 }
 
 /// 301 for GET (and HEAD), 307 otherwise, so a redirected PUT stays a PUT.
-fn code_for(method: &Method) -> u16 {
+fn code_for(method: &Method) -> Status {
     match method {
-        Method::Get | Method::Head => 301,
-        _ => 307,
+        Method::Get | Method::Head => Status::MOVED_PERMANENTLY,
+        _ => Status::TEMPORARY_REDIRECT,
     }
 }
 
 /// A redirect as Go's `http.Redirect` sends it: a small HTML body for GET
 /// and HEAD, no body (and no Content-Type) for other methods.
-fn redirect(method: &Method, code: u16, location: &str) -> Response {
+fn redirect(method: &Method, code: Status, location: &str) -> Response {
     let resp = Response::empty(code).with_header("Location", location);
     if !matches!(method, Method::Get | Method::Head) {
         return resp;
     }
-    let text = if code == 301 {
-        "Moved Permanently"
-    } else {
-        "Temporary Redirect"
-    };
+    let text = code.reason();
     let body = format!(
         "<a href=\"{}\">{}</a>.\n\n",
         crate::ui::escape(location),
