@@ -11,7 +11,7 @@ mod groups;
 mod status;
 
 use crate::gofmt;
-use crate::http::Response;
+use crate::http::{Response, Status};
 use crate::router::App;
 use crate::store::GroupSnapshot;
 use crate::telemetry::{self, BuildInfo};
@@ -68,7 +68,7 @@ pub fn asset(name: &str) -> Response {
         "prometheus.css" => (STYLE_CSS, "text/css; charset=utf-8"),
         _ => return Response::not_found(),
     };
-    Response::empty(200)
+    Response::empty(Status::OK)
         .with_header("Content-Type", content_type)
         .with_header("X-Content-Type-Options", "nosniff")
         // Revalidate each time: the files are tiny and must match the
@@ -81,7 +81,7 @@ pub fn asset(name: &str) -> Response {
 /// the one the URL names.
 pub fn page(app: &App) -> Response {
     let html = render_page(&app.store.groups(), &PageContext::from_app(app));
-    Response::empty(200)
+    Response::empty(Status::OK)
         .with_header("Content-Type", "text/html; charset=utf-8")
         .with_header("Content-Security-Policy", CSP)
         .with_header("X-Content-Type-Options", "nosniff")

@@ -7,6 +7,8 @@
 //! → 501, both `Transfer-Encoding` and `Content-Length` → 400, an invalid or
 //! conflicting `Content-Length` → 400. Every error closes the connection.
 
+use crate::http::Status;
+
 /// Largest request head (request line and header fields), as Go's
 /// `http.DefaultMaxHeaderBytes`: 1 MiB. Larger heads get 431.
 pub const MAX_HEAD_BYTES: usize = 1 << 20;
@@ -45,7 +47,8 @@ pub struct Head {
     pub expect_continue: bool,
 }
 
-/// Why a head was refused. Each maps to one status and one refusal reason.
+/// Why a head was refused. Each maps to one status ([`HeadError::status`],
+/// the one status match of the server's own refusals) and one refusal reason.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum HeadError {
     /// Over [`MAX_HEAD_BYTES`] before the end of the head: 431.
@@ -64,25 +67,26 @@ pub enum HeadError {
 
 impl HeadError {
     /// The status code the client gets.
-    pub fn status(&self) -> u16 {
+    pub fn status(&self) -> Status {
         match self {
-            HeadError::TooLarge | HeadError::TooManyHeaders => 431,
-            HeadError::Malformed(_) | HeadError::BadFraming(_) => 400,
-            HeadError::UnsupportedTransferEncoding => 501,
+            HeadError::TooLarge | HeadError::TooManyHeaders => Status::HEADER_FIELDS_TOO_LARGE,
+            HeadError::Malformed(_) | HeadError::BadFraming(_) => Status::BAD_REQUEST,
+            HeadError::UnsupportedTransferEncoding => Status::NOT_IMPLEMENTED,
         }
     }
 
     /// The one-line body, as Go's server words it.
     pub fn message(&self) -> String {
         match self {
-            HeadError::TooLarge => "431 Request Header Fields Too Large".to_string(),
+            HeadError::TooLarge => self.status().line(),
             HeadError::TooManyHeaders => {
                 format!(
-                    "431 Request Header Fields Too Large: more than {MAX_HEADERS} header fields"
+                    "{}: more than {MAX_HEADERS} header fields",
+                    self.status().line()
                 )
             }
             HeadError::Malformed(why) | HeadError::BadFraming(why) => {
-                format!("400 Bad Request: {why}")
+                format!("{}: {why}", self.status().line())
             }
             HeadError::UnsupportedTransferEncoding => "Unsupported transfer encoding".to_string(),
         }

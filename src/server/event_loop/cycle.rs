@@ -12,7 +12,7 @@ use super::super::pool::{Job, Reply, Token};
 use super::super::wire::{Framed, Output};
 use super::super::{percent_decode, Refusal};
 use super::{Loop, LINGER};
-use crate::http::{Body, Method, Request, Response};
+use crate::http::{Body, Method, Request, Response, Status};
 
 impl Loop {
     /// Moves the connection on with the bytes in its buffer: completes a
@@ -92,8 +92,9 @@ impl Loop {
                             match decoder.feed(&conn.buf, &mut state.body) {
                                 Ok(n) => (n, decoder.is_done()),
                                 Err(e) => {
-                                    let msg = format!("400 Bad Request: {e}");
-                                    self.refuse(token, 400, &msg, Refusal::BadFraming);
+                                    let status = Status::BAD_REQUEST;
+                                    let msg = format!("{}: {e}", status.line());
+                                    self.refuse(token, status, &msg, Refusal::BadFraming);
                                     return;
                                 }
                             }
@@ -168,7 +169,7 @@ impl Loop {
                 framed.close |= head.framing != Framing::Empty;
                 conn.phase = Phase::Handling(framed);
                 self.service.refused(Refusal::BadRequest);
-                self.respond(token, Response::error(400, &msg));
+                self.respond(token, Response::error(Status::BAD_REQUEST, &msg));
                 return;
             }
         };
@@ -372,7 +373,7 @@ impl Loop {
     }
 
     /// Answers `status` with `message` and closes, whatever the phase.
-    fn refuse(&mut self, token: Token, status: u16, message: &str, refusal: Refusal) {
+    fn refuse(&mut self, token: Token, status: Status, message: &str, refusal: Refusal) {
         self.service.refused(refusal);
         let Some(conn) = self.conn_mut(token) else {
             return;
