@@ -52,6 +52,68 @@ pub struct App {
     pub shutdown: Mutex<Option<Sender<ShutdownReason>>>,
 }
 
+/// Why the router answers a request itself instead of a handler.
+/// [`RouteError::status`] is the router's one status match (redirects
+/// take theirs from [`code_for`]); Display is the body, upstream's text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RouteError {
+    /// No route for the path (Go's mux text).
+    NotFound,
+    /// Routes for the path, none for the method; `Allow` lists these.
+    MethodNotAllowed(&'static [&'static str]),
+    /// GET or HEAD on `/-/quit`.
+    QuitNeedsPostOrPut,
+    /// `/-/quit` without `--web.enable-lifecycle`.
+    LifecycleDisabled,
+    /// A health check that includes the scrape found this problem.
+    Unhealthy(String),
+    /// The handler panicked (logged where it is caught).
+    Panicked,
+}
+
+impl RouteError {
+    pub fn status(&self) -> Status {
+        match self {
+            RouteError::NotFound => Status::NOT_FOUND,
+            RouteError::MethodNotAllowed(_) | RouteError::QuitNeedsPostOrPut => {
+                Status::METHOD_NOT_ALLOWED
+            }
+            RouteError::LifecycleDisabled => Status::FORBIDDEN,
+            RouteError::Unhealthy(_) | RouteError::Panicked => Status::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The answer. The two lifecycle texts go out without the newline Go's
+    /// `http.Error` adds, as upstream writes them.
+    pub fn response(&self) -> Response {
+        match self {
+            RouteError::NotFound => Response::not_found(),
+            RouteError::MethodNotAllowed(allowed) => Response::method_not_allowed(allowed),
+            RouteError::QuitNeedsPostOrPut | RouteError::LifecycleDisabled => {
+                Response::plain(self.status(), &self.to_string())
+            }
+            RouteError::Unhealthy(_) | RouteError::Panicked => {
+                Response::error(self.status(), &self.to_string())
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for RouteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RouteError::NotFound => f.write_str("404 page not found"),
+            RouteError::MethodNotAllowed(_) => f.write_str("Method Not Allowed"),
+            RouteError::QuitNeedsPostOrPut => f.write_str("Only POST or PUT requests allowed."),
+            RouteError::LifecycleDisabled => f.write_str("Lifecycle API is not enabled."),
+            RouteError::Unhealthy(first) => write!(f, "metrics cannot be gathered: {}", first),
+            RouteError::Panicked => f.write_str("Internal Server Error"),
+        }
+    }
+}
+
+impl std::error::Error for RouteError {}
+
 /// What a matched route does; `handler` is the label in
 /// `pushgateway_http_requests_total` (`None` = not counted).
 struct Route {
@@ -126,7 +188,7 @@ impl App {
                         ("panic", &what),
                     ],
                 );
-                Response::error(Status::INTERNAL_SERVER_ERROR, "Internal Server Error")
+                RouteError::Panicked.response()
             }
         }
     }
@@ -138,10 +200,7 @@ impl App {
         }
         // Upstream registers GET /-/quit outside the prefix.
         if path == b"/-/quit" && matches!(req.method, Method::Get | Method::Head) {
-            return Response::plain(
-                Status::METHOD_NOT_ALLOWED,
-                "Only POST or PUT requests allowed.",
-            );
+            return RouteError::QuitNeedsPostOrPut.response();
         }
         let rest: &[u8] = if self.prefix.is_empty() {
             path
@@ -154,7 +213,7 @@ impl App {
         } else {
             match path.strip_prefix(self.prefix.as_bytes()) {
                 Some(r) if r.starts_with(b"/") => r,
-                _ => return Response::not_found(),
+                _ => return RouteError::NotFound.response(),
             }
         };
         // Upstream answers every OPTIONS below the API root with CORS headers.
@@ -169,7 +228,7 @@ impl App {
             Matched::NoMatch => return self.no_match(req, rest),
         };
         let Some(route) = self.select(req, allowed, kind) else {
-            return Response::method_not_allowed(allowed);
+            return RouteError::MethodNotAllowed(allowed).response();
         };
         let started = Instant::now();
         let received_at = gofmt::unix_nanos_now();
@@ -306,10 +365,7 @@ impl App {
         if self.config.health_includes_scrape {
             if let Err(problems) = self.store.gather() {
                 let first = problems.problems.first().cloned().unwrap_or_default();
-                return Response::error(
-                    Status::INTERNAL_SERVER_ERROR,
-                    &format!("metrics cannot be gathered: {}", first),
-                );
+                return RouteError::Unhealthy(first).response();
             }
         }
         Response::plain(Status::OK, "OK")
@@ -317,7 +373,7 @@ impl App {
 
     fn quit(&self) -> Response {
         if !self.config.enable_lifecycle {
-            return Response::plain(Status::FORBIDDEN, "Lifecycle API is not enabled.");
+            return RouteError::LifecycleDisabled.response();
         }
         let sender = self
             .shutdown
@@ -354,19 +410,19 @@ impl App {
         }
         let toggled: Vec<u8> = match rest.strip_suffix(b"/") {
             Some(r) if !r.is_empty() => r.to_vec(),
-            Some(_) => return Response::not_found(),
+            Some(_) => return RouteError::NotFound.response(),
             None => [rest, b"/"].concat(),
         };
         // Only towards a route of this method, as upstream's router: `POST
         // /metrics/` is 404, not a redirect to the GET-only `/metrics`.
         if let Matched::Path(allowed, _) = self.match_path(&toggled) {
             if !allowed.contains(&req.method.as_str()) {
-                return Response::not_found();
+                return RouteError::NotFound.response();
             }
             let location = format!("{}{}", self.prefix, String::from_utf8_lossy(&toggled));
             return redirect(&req.method, code_for(&req.method), &location);
         }
-        Response::not_found()
+        RouteError::NotFound.response()
     }
 }
 
