@@ -387,6 +387,51 @@ mod tests {
     use super::*;
 
     #[test]
+    fn statuses_have_gos_reason_phrases() {
+        let named = [
+            Status::CONTINUE,
+            Status::OK,
+            Status::CREATED,
+            Status::ACCEPTED,
+            Status::NO_CONTENT,
+            Status::MOVED_PERMANENTLY,
+            Status::FOUND,
+            Status::NOT_MODIFIED,
+            Status::TEMPORARY_REDIRECT,
+            Status::PERMANENT_REDIRECT,
+            Status::BAD_REQUEST,
+            Status::UNAUTHORIZED,
+            Status::FORBIDDEN,
+            Status::NOT_FOUND,
+            Status::METHOD_NOT_ALLOWED,
+            Status::NOT_ACCEPTABLE,
+            Status::REQUEST_TIMEOUT,
+            Status::CONFLICT,
+            Status::LENGTH_REQUIRED,
+            Status::PAYLOAD_TOO_LARGE,
+            Status::UNSUPPORTED_MEDIA_TYPE,
+            Status::UNPROCESSABLE_ENTITY,
+            Status::TOO_MANY_REQUESTS,
+            Status::HEADER_FIELDS_TOO_LARGE,
+            Status::INTERNAL_SERVER_ERROR,
+            Status::NOT_IMPLEMENTED,
+            Status::SERVICE_UNAVAILABLE,
+            Status::HTTP_VERSION_NOT_SUPPORTED,
+        ];
+        for status in named {
+            assert_ne!(status.reason(), "Unknown", "{status}");
+        }
+        assert_eq!(
+            Status::PAYLOAD_TOO_LARGE.line(),
+            "413 Request Entity Too Large"
+        );
+        assert_eq!(Status::from(599).reason(), "Unknown");
+        assert_eq!(Status::NOT_FOUND, 404);
+        assert_eq!(404, Status::NOT_FOUND);
+        assert_eq!(Response::empty(Status::ACCEPTED).status(), Status::ACCEPTED);
+    }
+
+    #[test]
     fn error_appends_newline() {
         let r = Response::error(400, "job name is required");
         assert_eq!(r.body.to_vec(), b"job name is required\n");

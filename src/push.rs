@@ -1072,6 +1072,78 @@ mod tests {
     }
 
     #[test]
+    fn every_push_error_has_its_status_and_text() {
+        let too_large = body::BodyError::TooLarge { limit: 9 };
+        let corrupt = body::BodyError::Corrupt {
+            encoding: body::GZIP,
+            msg: "invalid gzip header".into(),
+        };
+        let cases: Vec<(PushError, u16, &str)> = vec![
+            (
+                PushError::Url(UrlError::JobRequired),
+                400,
+                "job name is required",
+            ),
+            (
+                PushError::Ttl("invalid Pushgate-Group-TTL header \"x\": bad".into()),
+                400,
+                "invalid Pushgate-Group-TTL header \"x\": bad",
+            ),
+            (
+                PushError::Body(too_large),
+                413,
+                "request body exceeds the limit of 9 bytes",
+            ),
+            (
+                PushError::Body(corrupt),
+                400,
+                "gzip: invalid gzip header",
+            ),
+            (
+                PushError::Text(exposition::parse::ParseError {
+                    line: 1,
+                    msg: "expected float as value, got \"\"".into(),
+                }),
+                400,
+                "text format parsing error in line 1: expected float as value, got \"\"",
+            ),
+            (
+                PushError::Protobuf(proto::DecodeError::new("unexpected EOF")),
+                400,
+                "unexpected EOF",
+            ),
+            (PushError::TooMany("3 > 2".into()), 413, "3 > 2"),
+            (PushError::TooLong("5 > 4".into()), 400, "5 > 4"),
+            (
+                PushError::Inconsistent(Rejection {
+                    problems: vec!["collected metric m was collected before".into()],
+                }),
+                400,
+                "pushed metrics are invalid or inconsistent with existing metrics: collected metric m was collected before",
+            ),
+            (
+                PushError::OverBudget("over --push.max-series".into()),
+                429,
+                "push rejected: over --push.max-series",
+            ),
+        ];
+        for (err, status, text) in cases {
+            assert_eq!(err.status(), status, "{err:?}");
+            let resp = answer(Err(err));
+            assert_eq!(resp.status, status);
+            assert_eq!(resp.body.to_vec(), format!("{text}\n").into_bytes());
+        }
+        assert_eq!(answer(Ok(Outcome::Stored)), Response::empty(200));
+        assert_eq!(answer(Ok(Outcome::Accepted)), Response::empty(202));
+    }
+
+    #[test]
+    fn push_errors_stay_small() {
+        // Every failed request moves one through a few frames.
+        assert!(std::mem::size_of::<PushError>() <= 80);
+    }
+
+    #[test]
     fn sources_are_logged_as_upstream_does() {
         let mut req = Request::new(Method::Put, "/metrics/job/j");
         for (addr, shown) in [

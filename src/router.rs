@@ -556,6 +556,41 @@ mod tests {
     }
 
     #[test]
+    fn every_route_error_has_its_status_and_text() {
+        let cases: &[(RouteError, u16, &[u8])] = &[
+            (RouteError::NotFound, 404, b"404 page not found\n"),
+            (
+                RouteError::MethodNotAllowed(GET_METHODS),
+                405,
+                b"Method Not Allowed\n",
+            ),
+            (
+                RouteError::QuitNeedsPostOrPut,
+                405,
+                b"Only POST or PUT requests allowed.",
+            ),
+            (
+                RouteError::LifecycleDisabled,
+                403,
+                b"Lifecycle API is not enabled.",
+            ),
+            (
+                RouteError::Unhealthy("m: x".into()),
+                500,
+                b"metrics cannot be gathered: m: x\n",
+            ),
+            (RouteError::Panicked, 500, b"Internal Server Error\n"),
+        ];
+        for (err, status, body) in cases {
+            let resp = err.response();
+            assert_eq!((resp.status, err.status()), (*status, (*status).into()));
+            assert_eq!(resp.body.to_vec(), *body, "{err:?}");
+        }
+        let resp = RouteError::MethodNotAllowed(GET_METHODS).response();
+        assert_eq!(resp.header("Allow"), Some("GET, HEAD, OPTIONS"));
+    }
+
+    #[test]
     fn cleaning_table() {
         let cases = [
             ("/metrics/job/j8/a//b/c", Some("/metrics/job/j8/a/b/c")),
