@@ -4,7 +4,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::http::{Response, ResponseBody};
+use crate::http::{Response, ResponseBody, Status};
 use crate::log;
 
 /// Bodies up to this size are copied behind the head; larger ones and
@@ -130,7 +130,9 @@ fn encode_head(resp: &Response, how: Framed) -> Vec<u8> {
         push_header(&mut out, name, value);
     }
     push_header(&mut out, "Date", &http_date(SystemTime::now()));
-    let bodiless = (100..200).contains(&resp.status) || resp.status == 204 || resp.status == 304;
+    let status = resp.status();
+    let bodiless = (Status::CONTINUE..Status::OK).contains(&status)
+        || matches!(status, Status::NO_CONTENT | Status::NOT_MODIFIED);
     if !bodiless {
         push_header(&mut out, "Content-Length", &resp.body.len().to_string());
     }
