@@ -92,9 +92,7 @@ impl Loop {
                             match decoder.feed(&conn.buf, &mut state.body) {
                                 Ok(n) => (n, decoder.is_done()),
                                 Err(e) => {
-                                    let status = Status::BAD_REQUEST;
-                                    let msg = format!("{}: {e}", status.line());
-                                    self.refuse(token, status, &msg, Refusal::BadFraming);
+                                    self.refuse_head(token, HeadError::BadFraming(e.as_str()));
                                     return;
                                 }
                             }
@@ -163,13 +161,13 @@ impl Loop {
         let path = match percent_decode(raw_path.as_bytes()) {
             Ok(p) => p,
             Err(bad) => {
-                let msg = format!("invalid URL escape {}", crate::gofmt::quote(&bad));
+                let e = HeadError::BadEscape(bad);
                 let mut framed = framed;
                 // An unread body would be taken for the next request.
                 framed.close |= head.framing != Framing::Empty;
                 conn.phase = Phase::Handling(framed);
-                self.service.refused(Refusal::BadRequest);
-                self.respond(token, Response::error(Status::BAD_REQUEST, &msg));
+                self.service.refused(e.refusal());
+                self.respond(token, Response::error(e.status(), &e.message()));
                 return;
             }
         };
@@ -359,17 +357,9 @@ impl Loop {
         }
     }
 
-    /// Answers a malformed head and closes.
+    /// Answers a malformed head or body framing and closes.
     fn refuse_head(&mut self, token: Token, e: HeadError) {
-        let refusal = match &e {
-            HeadError::TooLarge => Refusal::HeadTooLarge,
-            HeadError::TooManyHeaders => Refusal::TooManyHeaders,
-            HeadError::Malformed(_) => Refusal::BadRequest,
-            HeadError::BadFraming(_) | HeadError::UnsupportedTransferEncoding => {
-                Refusal::BadFraming
-            }
-        };
-        self.refuse(token, e.status(), &e.message(), refusal);
+        self.refuse(token, e.status(), &e.message(), e.refusal());
     }
 
     /// Answers `status` with `message` and closes, whatever the phase.
