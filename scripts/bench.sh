@@ -2,11 +2,13 @@
 # Side-by-side performance benchmark of pushgate and upstream's Pushgateway (issue 8).
 #
 # Usage:
-#   scripts/bench.sh [--glibc] [--no-build] [--no-upstream]
+#   scripts/bench.sh [--glibc] [--no-build] [--no-upstream] [--steady-only | --no-steady]
 #     --glibc        also build and measure the static glibc binary (allocator comparison;
 #                    adds one release build and about 2 minutes)
 #     --no-build     measure the binaries already built (fails if they are missing)
 #     --no-upstream  measure pushgate alone even if prometheus-pushgateway is installed
+#     --steady-only  run only the steady-state phase (issue 14, scripts/bench_steady.py)
+#     --no-steady    skip it
 #
 # Builds the shipped binary with scripts/build-release.sh (musl), starts it and, when
 # installed, upstream's prometheus-pushgateway on 127.0.0.1:0, and runs the same bounded
@@ -14,18 +16,23 @@
 # scripts/bench/wrk.lua): push latency on an empty store and at 10k and 100k series,
 # push throughput, scrape latency/throughput at 100k (plain and gzip), /api/v1/metrics
 # latency, RSS, snapshot/restart times where --persistence.file works, binary sizes.
-# Prints the machine, one table of medians and ratios, and PASS/FAIL per target of
-# issue 8 for the musl binary. Every wait is capped: the run takes about 5 minutes
-# after the build. Every process it starts is killed on exit, also on errors and ^C.
+# Then the steady state (scripts/bench_steady.py, fresh gateways, 10,000 groups x 10
+# series): scrapes (plain, gzip, protobuf) and /api/v1/metrics right after a push, and
+# RSS around a 60 s run of 20 pushes/s with a scrape every second.
+# Prints the machine, tables of medians and ratios, and PASS/FAIL per target of
+# issues 8 and 14 for the musl binary. Every wait is capped: the run takes about 10
+# minutes after the build. Every process it starts is killed on exit, also on errors and ^C.
 # Exit status: 0 all targets met, 1 a target missed, 2 setup error.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-usage() { sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,27p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
-glibc=false build=true upstream=true
+glibc=false build=true upstream=true main=true steady=true
 for arg in "$@"; do
     case "$arg" in
+        --steady-only) main=false ;;
+        --no-steady) steady=false ;;
         -h|--help) usage; exit 0 ;;
         --glibc) glibc=true ;;
         --no-build) build=false ;;
@@ -79,10 +86,24 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# In the background plus `wait`, so that INT/TERM reach the trap at once.
-python3 -u scripts/bench.py "${args[@]}" &
-bench_pid=$!
+echo "== $(uptime)"
 status=0
-wait "$bench_pid" || status=$?
-bench_pid=
+# In the background plus `wait`, so that INT/TERM reach the trap at once.
+if $main; then
+    python3 -u scripts/bench.py "${args[@]}" &
+    bench_pid=$!
+    wait "$bench_pid" || status=$?
+    bench_pid=
+fi
+if $steady; then
+    echo
+    echo "== steady state (issue 14); $(uptime)"
+    python3 -u scripts/bench_steady.py "${args[@]}" &
+    bench_pid=$!
+    steady_status=0
+    wait "$bench_pid" || steady_status=$?
+    bench_pid=
+    [ "$steady_status" -gt "$status" ] && status=$steady_status
+fi
+echo "== $(uptime)"
 exit "$status"

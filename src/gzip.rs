@@ -8,13 +8,16 @@
 //! the CRC-32s combined, as pigz does. One member, not several: some
 //! clients read only the first member of a gzip stream.
 
+use std::sync::Arc;
+
 use flate2::{Compress, Compression, Crc, FlushCompress, Status};
 
 /// One compressed segment: raw deflate blocks ending on a full flush, plus
 /// the CRC and length of the uncompressed bytes.
 #[derive(Debug)]
 pub struct Segment {
-    deflated: Vec<u8>,
+    /// Shared so that a response can send it without a copy.
+    deflated: Arc<[u8]>,
     crc: Crc,
 }
 
@@ -55,7 +58,15 @@ impl Segment {
         }
         let mut crc = Crc::new();
         crc.update(data);
-        Segment { deflated, crc }
+        Segment {
+            deflated: deflated.into(),
+            crc,
+        }
+    }
+
+    /// The compressed bytes, shared.
+    pub fn deflated(&self) -> &Arc<[u8]> {
+        &self.deflated
     }
 
     /// `data` as stored (uncompressed) deflate blocks of at most 65535 bytes.
@@ -70,23 +81,42 @@ impl Segment {
         }
         let mut crc = Crc::new();
         crc.update(data);
-        Segment { deflated, crc }
+        Segment {
+            deflated: deflated.into(),
+            crc,
+        }
     }
 }
 
-/// Concatenates segments into one gzip member.
-pub fn assemble<'a>(segments: impl IntoIterator<Item = &'a Segment>) -> Vec<u8> {
-    // Header: magic, deflate, no flags, no mtime, no extra flags, OS unknown.
-    let mut out = vec![0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0x00, 0xff];
+/// The 10-byte header of a gzip member: magic, deflate, no flags, no
+/// mtime, no extra flags, OS unknown.
+pub const HEADER: [u8; 10] = [0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0x00, 0xff];
+
+/// The end of a member whose deflate stream is `segments` in order: an
+/// empty final block, then the combined CRC-32 and length. With [`HEADER`]
+/// and the segments' [`Segment::deflated`] bytes between, this is what
+/// [`assemble`] returns, so a response can stream the pieces instead.
+pub fn trailer<'a>(segments: impl IntoIterator<Item = &'a Segment>) -> Vec<u8> {
     let mut crc = Crc::new();
     for s in segments {
-        out.extend_from_slice(&s.deflated);
         crc.combine(&s.crc);
     }
+    let mut out = Vec::with_capacity(10);
     // An empty final block with fixed Huffman codes ends the deflate stream.
     out.extend_from_slice(&[0x03, 0x00]);
     out.extend_from_slice(&crc.sum().to_le_bytes());
     out.extend_from_slice(&crc.amount().to_le_bytes());
+    out
+}
+
+/// Concatenates segments into one gzip member.
+pub fn assemble<'a>(segments: impl IntoIterator<Item = &'a Segment>) -> Vec<u8> {
+    let segments: Vec<&Segment> = segments.into_iter().collect();
+    let mut out = HEADER.to_vec();
+    for s in &segments {
+        out.extend_from_slice(&s.deflated);
+    }
+    out.extend_from_slice(&trailer(segments));
     out
 }
 

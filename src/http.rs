@@ -291,7 +291,13 @@ impl ResponseBody {
     pub fn to_vec(&self) -> Vec<u8> {
         match self {
             ResponseBody::Bytes(b) => b.clone(),
-            ResponseBody::Pieces(_) => self.chunks().flat_map(|c| c.iter().copied()).collect(),
+            ResponseBody::Pieces(_) => {
+                let mut out = Vec::with_capacity(self.len());
+                for chunk in self.chunks() {
+                    out.extend_from_slice(chunk);
+                }
+                out
+            }
         }
     }
 }

@@ -5,10 +5,11 @@
 //! targets and benchmarks can call the parsers directly. Data flows one way:
 //! `server` (the only module that knows sockets) → `router` → `push` (URL,
 //! `body`, `exposition`/`proto` decoding) → `store` → `scrape`/`api`/`ui`
-//! rendering; `persist` sits beside the store and `model` is the shared
-//! vocabulary.
+//! rendering; `app` holds the state they share, `persist` sits beside the
+//! store and `model` is the shared vocabulary.
 
 pub mod api;
+pub mod app;
 pub mod auth;
 pub mod body;
 pub mod client;

@@ -7,16 +7,35 @@
 
 use std::ffi::OsString;
 use std::process::ExitCode;
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{mpsc, Arc};
 
+use pushgate::app::{App, ShutdownReason};
 use pushgate::config::{Command, Config};
-use pushgate::model::NameValidation;
-use pushgate::router::{App, ShutdownReason};
-use pushgate::store::{CheckMode, Policy, ReservedFamily, Store};
 use pushgate::tls::{ServerConfigSource, TlsReloader};
-use pushgate::{gofmt, healthcheck, log, persist, push, scrape, server, signals, telemetry};
+use pushgate::{gofmt, healthcheck, log, persist, server, signals, telemetry};
+
+/// glibc's malloc keeps what request threads free in per-thread arenas (up
+/// to 8 per core) and, once a large block is freed, raises its mmap
+/// threshold so that later large blocks come from those arenas too. After a
+/// 60 s run of pushes and scrapes at 10,000 groups x 10 series, that held
+/// 240 MiB resident against musl's 84 MiB (scripts/bench.sh --glibc). Two
+/// arenas and fixed thresholds give freed memory back; musl needs nothing.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn tune_allocator() {
+    // SAFETY: mallopt only sets allocator parameters; it runs before any
+    // other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 1024 * 1024);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn tune_allocator() {}
 
 fn main() -> ExitCode {
+    tune_allocator();
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
     // Subcommands take the arguments after their name; anything else is
     // the gateway's own flags.
@@ -72,7 +91,7 @@ fn run(config: Config) -> ExitCode {
         Ok(tls) => tls,
         Err(()) => return ExitCode::FAILURE,
     };
-    let app = Arc::new(build_app(config, web));
+    let app = Arc::new(App::new(config, web));
     // Restoring completes before any listener opens (§10).
     let persistence = match persist::start(
         &app.config.persistence_file,
@@ -99,7 +118,7 @@ fn run(config: Config) -> ExitCode {
         }
     };
     let (tx, rx) = mpsc::channel();
-    *app.shutdown.lock().unwrap_or_else(|p| p.into_inner()) = Some(tx.clone());
+    app.on_shutdown(tx.clone());
     spawn_signal_waiter(tx, app.clone());
     spawn_expiry(app.clone());
     let limits = server::Limits {
@@ -152,54 +171,6 @@ fn tls_source(web_config_file: &str) -> Result<Option<Arc<dyn ServerConfigSource
     }
     log::info("TLS is enabled", &[]);
     Ok(Some(reloader))
-}
-
-fn build_app(config: Config, web: pushgate::auth::WebAuth) -> App {
-    let mode = if config.disable_consistency_check {
-        CheckMode::Unchecked
-    } else {
-        CheckMode::Checked
-    };
-    let names = if config.enable_utf8_names {
-        NameValidation::Utf8
-    } else {
-        NameValidation::Legacy
-    };
-    let reserved = telemetry::own_families()
-        .iter()
-        .map(|f| ReservedFamily {
-            name: f.name.to_string(),
-            kind: f.kind,
-        })
-        .collect();
-    let telemetry = telemetry::Telemetry::new();
-    let reasons: Vec<&'static str> = server::Refusal::ALL.iter().map(|r| r.as_str()).collect();
-    telemetry.declare_refusal_reasons(&reasons);
-    App {
-        store: Arc::new(Store::new(reserved, mode, names).with_policy(Policy {
-            default_ttl: (!config.group_ttl.is_zero()).then_some(config.group_ttl),
-            max_series: config.max_series,
-            max_groups: config.max_groups,
-        })),
-        telemetry,
-        start_time: gofmt::unix_nanos_now(),
-        push: push::PushSettings {
-            mode,
-            names,
-            max_body_bytes: config.max_body_bytes,
-            limits: config.push_limits,
-        },
-        scrape: scrape::ScrapeSettings {
-            utf8_names: config.enable_utf8_names,
-        },
-        scrape_cache: scrape::ScrapeCache::default(),
-        api_cache: pushgate::api::MetricsCache::default(),
-        prefix: config.route_prefix(),
-        telemetry_path: config.telemetry_path(),
-        web,
-        shutdown: Mutex::new(None),
-        config,
-    }
 }
 
 /// Drops groups whose TTL ran out. Four checks a second keep an expired

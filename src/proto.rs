@@ -261,6 +261,50 @@ pub fn encode_family(family: &MetricFamily) -> Vec<u8> {
     wire::MetricFamily::from(family).encode_to_vec()
 }
 
+/// Encodes one series as a `Metric` message, as it appears (after its key
+/// and length) inside an encoded `MetricFamily`.
+pub fn encode_metric(metric: &Metric) -> Vec<u8> {
+    wire::Metric::from(metric).encode_to_vec()
+}
+
+/// Decodes a series encoded by [`encode_metric`] in a family of type `kind`.
+pub fn decode_metric(bytes: &[u8], kind: MetricType) -> Result<Metric, DecodeError> {
+    let message = wire::Metric::decode(bytes).map_err(|e| DecodeError::new(one_line(&e)))?;
+    Ok(metric_from_wire(message, kind))
+}
+
+/// Appends `metric` (from [`encode_metric`]) as one element of the repeated
+/// `metric` field of a `MetricFamily` message (field 4, length-delimited).
+pub fn append_metric_field(metric: &[u8], out: &mut Vec<u8>) {
+    prost::encoding::encode_key(4, prost::encoding::WireType::LengthDelimited, out);
+    prost::encoding::encode_varint(metric.len() as u64, out);
+    out.extend_from_slice(metric);
+}
+
+/// The start of a varint-delimited `MetricFamily` message with no unit
+/// whose metric fields (as [`append_metric_field`] writes them) take
+/// `metrics_len` bytes and follow this prefix: the length, then name, HELP
+/// and type, as prost orders the fields.
+pub fn family_prefix(
+    name: &str,
+    help: Option<&str>,
+    kind: MetricType,
+    metrics_len: usize,
+) -> Vec<u8> {
+    let head = wire::MetricFamily {
+        name: Some(name.to_string()),
+        help: help.map(str::to_string),
+        r#type: Some(kind as i32),
+        metric: Vec::new(),
+        unit: None,
+    }
+    .encode_to_vec();
+    let mut out = Vec::with_capacity(head.len() + 10);
+    prost::encoding::encode_varint((head.len() + metrics_len) as u64, &mut out);
+    out.extend_from_slice(&head);
+    out
+}
+
 /// Decodes one `MetricFamily` message without a length prefix. Names are not
 /// validated (persistence reloads what was accepted before); an unknown
 /// metric type is an error because the model cannot hold it.

@@ -1,56 +1,25 @@
 //! Routing: method and path → handler, with upstream's routing rules.
 //!
-//! Owns the application state shared by all workers ([`App`]), the route
-//! prefix, path cleaning and trailing-slash redirects, 404/405 answers with
-//! `Allow`, HEAD wherever GET works, and counting requests in own metrics.
-//! A panicking handler is caught here and answered 500; the store stays
-//! usable. No socket or wire format appears here (that is `server`'s job).
+//! Every route is one row of [`ROUTES`]: a path below the route prefix, the
+//! methods it answers and, for each, the handler label counted in own
+//! metrics. Around the table this module applies the route prefix, path
+//! cleaning and trailing-slash redirects, 404/405 answers with `Allow`, HEAD
+//! wherever GET works and OPTIONS everywhere. A panicking handler is caught
+//! here and answered 500; the store stays usable. The state it routes to is
+//! [`App`] (`app.rs`); no socket or wire format appears here (that is
+//! `server`'s job).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::mpsc::Sender;
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::api;
-use crate::config::Config;
+use crate::app::{App, ShutdownReason};
 use crate::gofmt;
 use crate::http::{Method, Request, Response, Status};
 use crate::log;
-use crate::push::{self, PushSettings};
-use crate::scrape::{self, ScrapeCache, ScrapeSettings};
-use crate::store::Store;
-use crate::telemetry::Telemetry;
+use crate::push;
+use crate::scrape;
 use crate::ui;
-
-/// Why the process is shutting down.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ShutdownReason {
-    Signal(&'static str),
-    QuitEndpoint,
-}
-
-/// State shared by every worker thread.
-pub struct App {
-    pub config: Config,
-    pub store: Arc<Store>,
-    pub telemetry: Telemetry,
-    /// Unix nanoseconds when the process started.
-    pub start_time: i64,
-    pub push: PushSettings,
-    pub scrape: ScrapeSettings,
-    /// Rendered stored families, reused until the store changes.
-    pub scrape_cache: ScrapeCache,
-    /// `/api/v1/metrics`, reused until the store changes.
-    pub api_cache: api::MetricsCache,
-    /// Effective route prefix `P` (empty or `/x`).
-    pub prefix: String,
-    /// Telemetry path below `P`, with a leading `/`.
-    pub telemetry_path: String,
-    /// `--web.config.file`: auth, rate limit and headers around every request.
-    pub web: crate::auth::WebAuth,
-    /// Where `/-/quit` sends its request to stop.
-    pub shutdown: Mutex<Option<Sender<ShutdownReason>>>,
-}
 
 /// Why the router answers a request itself instead of a handler.
 /// [`RouteError::status`] is the router's one status match (redirects
@@ -60,7 +29,7 @@ pub enum RouteError {
     /// No route for the path (Go's mux text).
     NotFound,
     /// Routes for the path, none for the method; `Allow` lists these.
-    MethodNotAllowed(&'static [&'static str]),
+    MethodNotAllowed(Vec<&'static str>),
     /// GET or HEAD on `/-/quit`.
     QuitNeedsPostOrPut,
     /// `/-/quit` without `--web.enable-lifecycle`.
@@ -114,13 +83,36 @@ impl std::fmt::Display for RouteError {
 
 impl std::error::Error for RouteError {}
 
-/// What a matched route does; `handler` is the label in
-/// `pushgateway_http_requests_total` (`None` = not counted).
+/// One route: where it is, when it exists, and what each method does.
 struct Route {
-    handler: Option<&'static str>,
+    path: PathPattern,
+    /// Exists only with `--web.enable-admin-api`; otherwise the path has no
+    /// route at all (404, as upstream).
+    admin: bool,
+    /// `GET` also answers `HEAD`; OPTIONS is answered for every route.
+    methods: &'static [Handler],
+}
+
+/// Which paths below the route prefix a route answers.
+#[derive(Clone, Copy)]
+enum PathPattern {
+    /// Exactly this path.
+    Exact(&'static str),
+    /// This path followed by at least one more byte.
+    Below(&'static str),
+    /// `--web.telemetry-path`.
+    Telemetry,
+}
+
+/// What one method of a route does; `label` is the `handler` label in
+/// `pushgateway_http_requests_total` (`None` = not counted).
+struct Handler {
+    method: &'static str,
+    label: Option<&'static str>,
     action: Action,
 }
 
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Action {
     /// The grouping key is read from the raw target (push::raw_push_segments).
     Push,
@@ -128,42 +120,100 @@ enum Action {
     Health,
     Quit,
     Ui,
-    Static(String),
-    ApiStatus,
-    ApiMetrics,
-    ApiOptions,
-    Wipe,
-    DeleteGroups,
-    Options(&'static [&'static str]),
-}
-
-/// The routing decision before methods are considered.
-enum Matched {
-    /// A path with routes; the allowed methods (sorted, OPTIONS included).
-    Path(&'static [&'static str], PathKind),
-    NoMatch,
-}
-
-#[derive(Clone, Copy)]
-enum PathKind {
-    Push,
-    Scrape,
-    Healthy,
-    Ready,
-    Quit,
-    Ui,
     Static,
     ApiStatus,
     ApiMetrics,
     Wipe,
-    Groups,
+    DeleteGroups,
 }
 
-const PUSH_METHODS: &[&str] = &["DELETE", "OPTIONS", "POST", "PUT"];
-const GET_METHODS: &[&str] = &["GET", "HEAD", "OPTIONS"];
-const QUIT_METHODS: &[&str] = &["OPTIONS", "POST", "PUT"];
-const WIPE_METHODS: &[&str] = &["OPTIONS", "PUT"];
-const GROUPS_METHODS: &[&str] = &["DELETE", "OPTIONS"];
+const fn on(method: &'static str, label: Option<&'static str>, action: Action) -> Handler {
+    Handler {
+        method,
+        label,
+        action,
+    }
+}
+
+const fn route(path: PathPattern, methods: &'static [Handler]) -> Route {
+    Route {
+        path,
+        admin: false,
+        methods,
+    }
+}
+
+const fn admin(path: &'static str, methods: &'static [Handler]) -> Route {
+    Route {
+        path: PathPattern::Exact(path),
+        admin: true,
+        methods,
+    }
+}
+
+const PUSH: &[Handler] = &[
+    on("PUT", Some("push"), Action::Push),
+    on("POST", Some("push"), Action::Push),
+    on("DELETE", Some("delete"), Action::Push),
+];
+
+/// Every route, tried in this order; the first whose path matches wins.
+const ROUTES: &[Route] = {
+    use Action::*;
+    use PathPattern::{Below, Exact, Telemetry};
+    &[
+        route(Below("/metrics/job@base64/"), PUSH),
+        route(Below("/metrics/job/"), PUSH),
+        route(Telemetry, &[on("GET", None, Scrape)]),
+        route(Exact("/-/healthy"), &[on("GET", Some("healthy"), Health)]),
+        route(Exact("/-/ready"), &[on("GET", Some("ready"), Health)]),
+        route(
+            Exact("/-/quit"),
+            &[on("PUT", None, Quit), on("POST", None, Quit)],
+        ),
+        route(Exact("/"), &[on("GET", Some("status"), Ui)]),
+        route(Exact("/status"), &[on("GET", Some("status"), Ui)]),
+        route(
+            Exact("/api/v1/status"),
+            &[on("GET", Some("api/v1/status"), ApiStatus)],
+        ),
+        route(
+            Exact("/api/v1/metrics"),
+            &[on("GET", Some("api/v1/metrics"), ApiMetrics)],
+        ),
+        admin("/api/v1/admin/wipe", &[on("PUT", Some("wipe"), Wipe)]),
+        // pushgate only: bulk delete, guarded like the admin API.
+        admin(
+            "/api/v1/groups",
+            &[on("DELETE", Some("api/v1/groups"), DeleteGroups)],
+        ),
+        route(Below("/static/"), &[on("GET", Some("static"), Static)]),
+    ]
+};
+
+impl Route {
+    /// What `method` does on this route, or `None` for 405.
+    fn handler(&self, method: &Method) -> Option<&'static Handler> {
+        let name = match method {
+            Method::Head => "GET",
+            other => other.as_str(),
+        };
+        self.methods.iter().find(|h| h.method == name)
+    }
+
+    /// The `Allow` header's methods: the route's, HEAD with GET, and
+    /// OPTIONS, sorted.
+    fn allow(&self) -> Vec<&'static str> {
+        let mut allow: Vec<&'static str> = self.methods.iter().map(|h| h.method).collect();
+        if allow.contains(&"GET") {
+            allow.push("HEAD");
+        }
+        allow.push("OPTIONS");
+        allow.sort_unstable();
+        allow.dedup();
+        allow
+    }
+}
 
 impl App {
     /// Answers one request. Never panics: a panic inside a handler becomes 500.
@@ -223,113 +273,47 @@ impl App {
                 .count_request("api/v1/options", &req.method.label(), resp.status);
             return resp;
         }
-        let (allowed, kind) = match self.match_path(rest) {
-            Matched::Path(allowed, kind) => (allowed, kind),
-            Matched::NoMatch => return self.no_match(req, rest),
+        let Some(route) = self.match_path(rest) else {
+            return self.no_match(req, rest);
         };
-        let Some(route) = self.select(req, allowed, kind) else {
-            return RouteError::MethodNotAllowed(allowed).response();
+        if req.method == Method::Options {
+            return Response::empty(Status::OK).with_header("Allow", &route.allow().join(", "));
+        }
+        let Some(handler) = route.handler(&req.method) else {
+            return RouteError::MethodNotAllowed(route.allow()).response();
         };
         let started = Instant::now();
         let received_at = gofmt::unix_nanos_now();
-        let resp = self.run(req, &route.action, received_at);
-        if let Some(handler) = route.handler {
+        let resp = self.run(req, handler.action, received_at);
+        if let Some(label) = handler.label {
             self.telemetry
-                .count_request(handler, &req.method.label(), resp.status);
+                .count_request(label, &req.method.label(), resp.status);
         }
-        if let Action::Push = route.action {
-            if matches!(req.method, Method::Put | Method::Post) {
-                self.telemetry.observe_push(
-                    &req.method.label(),
-                    started.elapsed(),
-                    approximate_request_size(req),
-                );
-            }
+        if handler.action == Action::Push && matches!(req.method, Method::Put | Method::Post) {
+            self.telemetry.observe_push(
+                &req.method.label(),
+                started.elapsed(),
+                approximate_request_size(req),
+            );
         }
         resp
     }
 
-    fn match_path(&self, rest: &[u8]) -> Matched {
-        let push_prefixes: [&[u8]; 2] = [b"/metrics/job@base64/", b"/metrics/job/"];
-        for p in push_prefixes {
-            if rest.len() > p.len() && rest.starts_with(p) {
-                return Matched::Path(PUSH_METHODS, PathKind::Push);
+    /// The first route whose path is `rest` (the path below the prefix).
+    fn match_path(&self, rest: &[u8]) -> Option<&'static Route> {
+        ROUTES.iter().find(|route| {
+            if route.admin && !self.config.enable_admin_api {
+                return false;
             }
-        }
-        if rest == self.telemetry_path.as_bytes() {
-            return Matched::Path(GET_METHODS, PathKind::Scrape);
-        }
-        let kind = match rest {
-            b"/-/healthy" => PathKind::Healthy,
-            b"/-/ready" => PathKind::Ready,
-            b"/-/quit" => return Matched::Path(QUIT_METHODS, PathKind::Quit),
-            b"/" | b"/status" => PathKind::Ui,
-            b"/api/v1/status" => PathKind::ApiStatus,
-            b"/api/v1/metrics" => PathKind::ApiMetrics,
-            b"/api/v1/admin/wipe" if self.config.enable_admin_api => {
-                return Matched::Path(WIPE_METHODS, PathKind::Wipe)
+            match route.path {
+                PathPattern::Exact(p) => rest == p.as_bytes(),
+                PathPattern::Below(p) => rest.len() > p.len() && rest.starts_with(p.as_bytes()),
+                PathPattern::Telemetry => rest == self.telemetry_path.as_bytes(),
             }
-            // pushgate only: bulk delete, guarded like the admin API.
-            b"/api/v1/groups" if self.config.enable_admin_api => {
-                return Matched::Path(GROUPS_METHODS, PathKind::Groups)
-            }
-            r if r.starts_with(b"/static/") && r.len() > b"/static/".len() => PathKind::Static,
-            _ => return Matched::NoMatch,
-        };
-        Matched::Path(GET_METHODS, kind)
+        })
     }
 
-    /// Picks the action for the request's method on a matched path, or
-    /// `None` for 405.
-    fn select(
-        &self,
-        req: &Request,
-        allowed: &'static [&'static str],
-        kind: PathKind,
-    ) -> Option<Route> {
-        let is_get = matches!(req.method, Method::Get | Method::Head);
-        let route = |handler: Option<&'static str>, action: Action| Some(Route { handler, action });
-        if req.method == Method::Options {
-            return match kind {
-                PathKind::ApiStatus | PathKind::ApiMetrics | PathKind::Wipe | PathKind::Groups => {
-                    route(Some("api/v1/options"), Action::ApiOptions)
-                }
-                _ => route(None, Action::Options(allowed)),
-            };
-        }
-        match kind {
-            PathKind::Push => match req.method {
-                Method::Put | Method::Post => route(Some("push"), Action::Push),
-                Method::Delete => route(Some("delete"), Action::Push),
-                _ => None,
-            },
-            PathKind::Scrape if is_get => route(None, Action::Scrape),
-            PathKind::Healthy if is_get => route(Some("healthy"), Action::Health),
-            PathKind::Ready if is_get => route(Some("ready"), Action::Health),
-            PathKind::Quit => match req.method {
-                Method::Put | Method::Post => route(None, Action::Quit),
-                _ => None,
-            },
-            PathKind::Ui if is_get => route(Some("status"), Action::Ui),
-            PathKind::Static if is_get => {
-                let name = String::from_utf8_lossy(&req.path)
-                    .rsplit('/')
-                    .next()
-                    .unwrap_or("")
-                    .to_string();
-                route(Some("static"), Action::Static(name))
-            }
-            PathKind::ApiStatus if is_get => route(Some("api/v1/status"), Action::ApiStatus),
-            PathKind::ApiMetrics if is_get => route(Some("api/v1/metrics"), Action::ApiMetrics),
-            PathKind::Wipe if req.method == Method::Put => route(Some("wipe"), Action::Wipe),
-            PathKind::Groups if req.method == Method::Delete => {
-                route(Some("api/v1/groups"), Action::DeleteGroups)
-            }
-            _ => None,
-        }
-    }
-
-    fn run(&self, req: &Request, action: &Action, received_at: i64) -> Response {
+    fn run(&self, req: &Request, action: Action, received_at: i64) -> Response {
         match action {
             Action::Push => push::handle(req, &self.prefix, &self.store, &self.push, received_at),
             Action::Scrape => scrape::handle(
@@ -341,20 +325,22 @@ impl App {
             ),
             Action::Health => self.health(),
             Action::Quit => self.quit(),
-            Action::Ui => ui::page(self),
-            Action::Static(name) => ui::asset(name),
+            Action::Ui => ui::page(
+                &self.store.groups(),
+                &ui::PageContext::new(&self.config, self.start_time),
+            ),
+            Action::Static => {
+                let path = String::from_utf8_lossy(&req.path);
+                ui::asset(path.rsplit('/').next().unwrap_or(""))
+            }
             Action::ApiStatus => api::status(&self.config, self.start_time),
             Action::ApiMetrics => self.api_cache.response(&self.store),
-            Action::ApiOptions => api::options(),
             Action::Wipe => {
                 let n = self.store.wipe();
                 log::info("wiped metric store", &[("groups", &n)]);
                 Response::empty(Status::ACCEPTED)
             }
             Action::DeleteGroups => api::delete_groups(req, &self.store),
-            Action::Options(allowed) => {
-                Response::empty(Status::OK).with_header("Allow", &allowed.join(", "))
-            }
         }
     }
 
@@ -363,7 +349,7 @@ impl App {
         // writer makes this hang, which a liveness probe's timeout notices.
         self.store.ping();
         if self.config.health_includes_scrape {
-            if let Err(problems) = self.store.gather() {
+            if let Err(problems) = self.store.exposition() {
                 let first = problems.problems.first().cloned().unwrap_or_default();
                 return RouteError::Unhealthy(first).response();
             }
@@ -375,16 +361,7 @@ impl App {
         if !self.config.enable_lifecycle {
             return RouteError::LifecycleDisabled.response();
         }
-        let sender = self
-            .shutdown
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        if let Some(tx) = sender {
-            // The receiver lives as long as main; a send error means
-            // shutdown is already under way.
-            let _ = tx.send(ShutdownReason::QuitEndpoint);
-        }
+        self.request_shutdown(ShutdownReason::QuitEndpoint);
         Response::plain(Status::OK, "Requesting termination... Goodbye!")
     }
 
@@ -415,8 +392,8 @@ impl App {
         };
         // Only towards a route of this method, as upstream's router: `POST
         // /metrics/` is 404, not a redirect to the GET-only `/metrics`.
-        if let Matched::Path(allowed, _) = self.match_path(&toggled) {
-            if !allowed.contains(&req.method.as_str()) {
+        if let Some(route) = self.match_path(&toggled) {
+            if req.method != Method::Options && route.handler(&req.method).is_none() {
                 return RouteError::NotFound.response();
             }
             let location = format!("{}{}", self.prefix, String::from_utf8_lossy(&toggled));
@@ -556,11 +533,43 @@ mod tests {
     }
 
     #[test]
+    fn allow_lists_follow_the_route_table() {
+        let allow = |path: &str| {
+            let route = ROUTES.iter().find(|r| match r.path {
+                PathPattern::Exact(p) | PathPattern::Below(p) => p == path,
+                PathPattern::Telemetry => path.is_empty(),
+            });
+            route.map(Route::allow).unwrap_or_default()
+        };
+        assert_eq!(allow("/metrics/job/"), ["DELETE", "OPTIONS", "POST", "PUT"]);
+        assert_eq!(allow(""), ["GET", "HEAD", "OPTIONS"]);
+        assert_eq!(allow("/static/"), ["GET", "HEAD", "OPTIONS"]);
+        assert_eq!(allow("/-/quit"), ["OPTIONS", "POST", "PUT"]);
+        assert_eq!(allow("/api/v1/admin/wipe"), ["OPTIONS", "PUT"]);
+        assert_eq!(allow("/api/v1/groups"), ["DELETE", "OPTIONS"]);
+    }
+
+    #[test]
+    fn head_takes_the_get_handler() {
+        let Some(healthy) = ROUTES
+            .iter()
+            .find(|r| matches!(r.path, PathPattern::Exact("/-/healthy")))
+        else {
+            panic!("no /-/healthy route");
+        };
+        let label = |m: Method| healthy.handler(&m).and_then(|h| h.label);
+        assert_eq!(label(Method::Head), Some("healthy"));
+        assert_eq!(label(Method::Get), Some("healthy"));
+        assert_eq!(label(Method::Put), None);
+        assert!(healthy.handler(&Method::Options).is_none());
+    }
+
+    #[test]
     fn every_route_error_has_its_status_and_text() {
         let cases: &[(RouteError, u16, &[u8])] = &[
             (RouteError::NotFound, 404, b"404 page not found\n"),
             (
-                RouteError::MethodNotAllowed(GET_METHODS),
+                RouteError::MethodNotAllowed(vec!["GET", "HEAD", "OPTIONS"]),
                 405,
                 b"Method Not Allowed\n",
             ),
@@ -586,7 +595,7 @@ mod tests {
             assert_eq!((resp.status, err.status()), (*status, (*status).into()));
             assert_eq!(resp.body.to_vec(), *body, "{err:?}");
         }
-        let resp = RouteError::MethodNotAllowed(GET_METHODS).response();
+        let resp = RouteError::MethodNotAllowed(vec!["GET", "HEAD", "OPTIONS"]).response();
         assert_eq!(resp.header("Allow"), Some("GET, HEAD, OPTIONS"));
     }
 

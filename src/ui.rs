@@ -10,9 +10,9 @@
 mod groups;
 mod status;
 
+use crate::config::Config;
 use crate::gofmt;
 use crate::http::{Response, Status};
-use crate::router::App;
 use crate::store::GroupSnapshot;
 use crate::telemetry::{self, BuildInfo};
 
@@ -39,14 +39,16 @@ pub struct PageContext {
 }
 
 impl PageContext {
-    fn from_app(app: &App) -> PageContext {
+    /// The context for rendering now, for a process started at
+    /// `start_time` (Unix nanoseconds) with `config`.
+    pub fn new(config: &Config, start_time: i64) -> PageContext {
         PageContext {
-            base: asset_base(&app.config.external_path_prefix()),
-            admin_api: app.config.enable_admin_api,
+            base: asset_base(&config.external_path_prefix()),
+            admin_api: config.enable_admin_api,
             now: gofmt::unix_nanos_now(),
-            start_time: app.start_time,
+            start_time,
             build: telemetry::build_info(),
-            flags: app.config.flag_values(),
+            flags: config.flag_values(),
         }
     }
 }
@@ -79,8 +81,8 @@ pub fn asset(name: &str) -> Response {
 
 /// `GET P/` and `GET P/status`: the page with both views; the script shows
 /// the one the URL names.
-pub fn page(app: &App) -> Response {
-    let html = render_page(&app.store.groups(), &PageContext::from_app(app));
+pub fn page(groups: &[GroupSnapshot], ctx: &PageContext) -> Response {
+    let html = render_page(groups, ctx);
     Response::empty(Status::OK)
         .with_header("Content-Type", "text/html; charset=utf-8")
         .with_header("Content-Security-Policy", CSP)
@@ -152,16 +154,11 @@ fn push_escaped(out: &mut String, s: &str, quotes: bool) {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
-
     use super::*;
-    use crate::config::Config;
+    use crate::app::App;
+    use crate::auth::WebAuth;
     use crate::http::{Method, Request};
-    use crate::model::{GroupingKey, Label, NameValidation};
-    use crate::push::PushSettings;
-    use crate::scrape::ScrapeSettings;
-    use crate::store::{CheckMode, Store};
-    use crate::telemetry::Telemetry;
+    use crate::model::{GroupingKey, Label};
 
     pub(super) fn context() -> PageContext {
         PageContext {
@@ -179,27 +176,7 @@ mod tests {
 
     /// An `App` as `main` builds it, for requests through the real router.
     fn app(config: Config) -> App {
-        let names = NameValidation::Legacy;
-        let mode = CheckMode::Checked;
-        App {
-            store: Arc::new(Store::new(Vec::new(), mode, names)),
-            telemetry: Telemetry::new(),
-            start_time: 1_699_999_000_000_000_000,
-            push: PushSettings {
-                mode,
-                names,
-                max_body_bytes: 0,
-                limits: crate::config::PushLimits::default(),
-            },
-            scrape: ScrapeSettings { utf8_names: false },
-            scrape_cache: crate::scrape::ScrapeCache::default(),
-            api_cache: crate::api::MetricsCache::default(),
-            web: crate::auth::WebAuth::disabled(),
-            prefix: config.route_prefix(),
-            telemetry_path: config.telemetry_path(),
-            shutdown: Mutex::new(None),
-            config,
-        }
+        App::new(config, WebAuth::disabled())
     }
 
     fn get(app: &App, path: &str) -> (u16, String) {
@@ -232,7 +209,7 @@ mod tests {
             400
         );
         assert_eq!(put(&app, "/metrics/job@base64/PHNjcmlwdD4=", "x 1\n"), 200);
-        let resp = page(&app);
+        let resp = app.handle(&Request::new(Method::Get, "/"));
         assert_eq!(
             resp.header("Content-Type"),
             Some("text/html; charset=utf-8")

@@ -32,6 +32,19 @@ pub fn render_family(
     if kind == MetricType::GaugeHistogram || metrics.is_empty() {
         return;
     }
+    render_header(out, name, help, kind, escaping);
+    render_series(out, name, metrics.iter().copied(), escaping);
+}
+
+/// Appends the `# HELP` (when `help` is `Some`) and `# TYPE` lines of a
+/// family, as [`render_family`] writes them.
+pub fn render_header(
+    out: &mut Vec<u8>,
+    name: &str,
+    help: Option<&str>,
+    kind: MetricType,
+    escaping: NameEscaping,
+) {
     let family = FamilyName::new(name, escaping);
     if let Some(help) = help {
         out.extend_from_slice(b"# HELP ");
@@ -45,6 +58,19 @@ pub fn render_family(
     out.push(b' ');
     out.extend_from_slice(kind.text_name().as_bytes());
     out.push(b'\n');
+}
+
+/// Appends the sample lines of `metrics` in the order given, as
+/// [`render_family`] writes them after the header; the lines of a series do
+/// not depend on the family's HELP or type, so the read path keeps them per
+/// series and renders only the ones a write changed.
+pub fn render_series<'m>(
+    out: &mut Vec<u8>,
+    name: &str,
+    metrics: impl IntoIterator<Item = &'m Metric>,
+    escaping: NameEscaping,
+) {
+    let family = FamilyName::new(name, escaping);
     for metric in metrics {
         write_metric(out, &family, metric);
     }

@@ -15,6 +15,10 @@ use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
+mod expo;
+
+pub use expo::{FamilySnapshot, Part, Piece};
+
 use crate::model::{
     GroupingKey, Label, Metric, MetricFamily, MetricType, NameValidation, Value, INSTANCE_LABEL,
     PUSH_FAILURE_TIME_HELP, PUSH_FAILURE_TIME_METRIC, PUSH_TIME_HELP, PUSH_TIME_METRIC,
@@ -352,6 +356,10 @@ struct State {
     series_count: usize,
     /// Expiry deadlines (unix nanoseconds), so expiry never scans the store.
     deadlines: BTreeSet<(i64, GroupId)>,
+    /// Every stored series in scrape order, updated with `index`; `None`
+    /// after a restore until the first read builds it, so that a restart is
+    /// ready without decoding and sorting every series once more.
+    expo: Option<expo::Exposition>,
 }
 
 /// The store. All methods take `&self`; one mutex serialises writes, and
@@ -370,7 +378,10 @@ impl Store {
     /// An empty store. `reserved` are the own families (name and type).
     pub fn new(reserved: Vec<ReservedFamily>, mode: CheckMode, names: NameValidation) -> Store {
         Store {
-            state: Mutex::new(State::default()),
+            state: Mutex::new(State {
+                expo: Some(expo::Exposition::default()),
+                ..State::default()
+            }),
             changed: Condvar::new(),
             reserved: reserved.into_iter().map(|r| (r.name, r.kind)).collect(),
             mode,
@@ -572,6 +583,41 @@ impl Store {
             })
             .collect();
         Ok((generation, out))
+    }
+
+    /// Every stored family with series, by name, as the scrape shows it
+    /// (§7.2, §7.3), sharing what earlier reads rendered; or the problems
+    /// that make the stored data inconsistent. Costs O(families) under the
+    /// lock; rendering what changed happens after it is released.
+    pub fn exposition(&self) -> Result<Vec<FamilySnapshot>, Rejection> {
+        let mut state = self.lock();
+        let problems = state.inconsistencies();
+        if !problems.is_empty() {
+            return Err(Rejection { problems });
+        }
+        let state = &mut *state;
+        let expo = state.expo.get_or_insert_with(|| {
+            // First read after a restore: decode every family once, under
+            // the lock (writes wait; they would have to update it anyway).
+            let mut expo = expo::Exposition::default();
+            for (gid, group) in &state.groups {
+                for family in group.families.values() {
+                    expo.add(gid, &family.family());
+                }
+            }
+            expo
+        });
+        let (index, groups) = (&state.index, &state.groups);
+        Ok(expo.snapshot(|name| {
+            index
+                .get(name)
+                .and_then(|idx| idx.groups.first())
+                .and_then(|gid| groups.get(gid))
+                .and_then(|g| g.families.get(name))
+                .map_or((None, MetricType::Untyped), |f| {
+                    (f.help().map(Into::into), f.kind())
+                })
+        }))
     }
 
     /// A counter that changes whenever the content changes.
@@ -840,6 +886,9 @@ impl State {
     }
 
     fn index_add(&mut self, gid: &GroupId, family: &MetricFamily) {
+        if let Some(expo) = &mut self.expo {
+            expo.add(gid, family);
+        }
         let hashes = family.metrics.iter().map(|m| label_hash(&m.labels));
         self.index_add_hashed(gid, &family.name, family.kind, hashes);
     }
@@ -870,6 +919,9 @@ impl State {
     }
 
     fn index_remove(&mut self, gid: &GroupId, family: &MetricFamily) {
+        if let Some(expo) = &mut self.expo {
+            expo.remove(gid, family);
+        }
         let Some(idx) = self.index.get_mut(&family.name) else {
             return;
         };
