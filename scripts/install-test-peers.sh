@@ -5,7 +5,7 @@
 # certificates and s_client), chromium and node (UI test), Prometheus and
 # node_exporter (end-to-end suite; promtool checks the alerting rules),
 # adduser (the .deb's postinst), HAProxy with Lua (sharding test). The one
-# place that installs peers: scripts/test.sh and scripts/e2e.sh both call it.
+# place that installs peers: scripts/test.sh and scripts/test/e2e.sh both call it.
 # Needs root for apt-get (CI and these machines run as root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +19,7 @@ command -v prometheus-node-exporter >/dev/null || need_apt+=(prometheus-node-exp
 command -v haproxy >/dev/null || need_apt+=(haproxy)
 command -v file >/dev/null || need_apt+=(file)
 # Certificates for the TLS tests (src/server/tls_tests.rs, tests/tls.rs,
-# scripts/make-test-certs.sh) and s_client.
+# scripts/test/make-certs.sh) and s_client.
 command -v openssl >/dev/null || need_apt+=(openssl)
 command -v systemd-analyze >/dev/null || need_apt+=(systemd)
 command -v adduser >/dev/null || need_apt+=(adduser)
