@@ -62,7 +62,7 @@ bench() {
     echo "== $name: $gw (127.0.0.1:$GW_PORT)"
     STATUS=0
     # In the background plus `wait`, so that SIGINT/SIGTERM run the cleanup trap at once.
-    python3 "$REPO_ROOT/scripts/bench_push.py" "$GW_PORT" "$name" "${bench_args[@]}" \
+    python3 "$REPO_ROOT/scripts/bench/bench_push.py" "$GW_PORT" "$name" "${bench_args[@]}" \
         >"$GW_TMP/$name.out" &
     GW_PIDS+=("$!")
     wait "$!" || STATUS=$?

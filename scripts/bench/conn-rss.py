@@ -3,7 +3,7 @@
 
     scripts/bench/conn-rss.py BINARY [CONNECTIONS]      (default 2000)
 
-Starts BINARY on a loopback port (any pushgate, or upstream's
+Starts BINARY on 127.0.0.1:0 with scripts/lib/gwlib.py (any pushgate, or upstream's
 prometheus-pushgateway), prints VmRSS, VmHWM and Threads from
 /proc/PID/status when idle, then opens CONNECTIONS connections (half of them
 with a partial request head), waits a second and prints the figures again,
@@ -11,13 +11,16 @@ and finally checks that a push and a scrape still answer. Raises its own
 descriptor limit to the hard limit for the client sockets.
 """
 
+import os
 import re
 import resource
 import socket
-import subprocess
 import sys
 import time
 import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lib"))
+import gwlib  # noqa: E402
 
 
 def status(pid):
@@ -30,31 +33,14 @@ def status(pid):
     return fields
 
 
-def start(binary):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    args = [binary, f"--web.listen-address=127.0.0.1:{port}"]
-    if "prometheus-pushgateway" in binary:
-        args.append("--persistence.file=")
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/-/healthy", timeout=1).read()
-            return proc, port
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    sys.exit(f"{binary} did not answer on port {port}")
-
-
 def main():
     binary = sys.argv[1]
     count = int(sys.argv[2]) if len(sys.argv) > 2 else 2000
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    proc, port = start(binary)
+    gw = gwlib.Gateway(binary, "gateway")
+    gw.start()
+    proc, port = gw.proc, gw.port
     try:
         time.sleep(1)
         print(f"idle:                 {status(proc.pid)}")
@@ -77,8 +63,7 @@ def main():
         for c in conns:
             c.close()
     finally:
-        proc.kill()
-        proc.wait()
+        gw.stop()
 
 
 if __name__ == "__main__":

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # scripts/lib/e2e-checks.sh: check helpers sourced by scripts/test/e2e.sh.
 #
 # Not a script of its own. Owns the pass/fail counters, curl wrappers that record the
@@ -58,9 +59,9 @@ missing_lines() {
 
 # expect_lines NAME BASE_URL LINE...: the exposition contains every LINE (bounded poll).
 expect_lines() {
-    local name=$1 base=$2 try missing=
+    local name=$1 base=$2 missing=
     shift 2
-    for try in $(seq 1 "$E2E_SETTLE_TRIES"); do
+    for _ in $(seq 1 "$E2E_SETTLE_TRIES"); do
         scrape "$base" >"$GW_TMP/scrape.txt"
         missing=$(missing_lines "$GW_TMP/scrape.txt" "$@")
         [ -z "$missing" ] && break
@@ -75,8 +76,8 @@ expect_lines() {
 
 # expect_no_match NAME BASE_URL REGEX: no line of the exposition matches (bounded poll).
 expect_no_match() {
-    local name=$1 base=$2 regex=$3 try found=
-    for try in $(seq 1 "$E2E_SETTLE_TRIES"); do
+    local name=$1 base=$2 regex=$3 found=
+    for _ in $(seq 1 "$E2E_SETTLE_TRIES"); do
         found=$(scrape "$base" | grep -E -- "$regex" || true)
         [ -z "$found" ] && break
         sleep 0.05

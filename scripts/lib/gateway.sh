@@ -1,10 +1,13 @@
-# scripts/lib/gateway.sh: shell helpers sourced by scripts/test/python-client.sh and scripts/bench/bench-push.sh.
+# shellcheck shell=bash
+# scripts/lib/gateway.sh: the one way a shell script starts a gateway (or a peer that
+# logs "Listening on" the same way: node_exporter, Prometheus).
 #
-# Not a script of its own. Owns starting gateways on 127.0.0.1:0 (the bound port is read
+# Not a script of its own; sourced. Owns starting gateways on 127.0.0.1:0 (the bound port is read
 # from the "Listening on" log line) and killing every started process listed in GW_PIDS
 # (gateways and background helpers) on exit, including on errors and on SIGINT/SIGTERM.
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck disable=SC2034 # used by the scripts that source this file
 UPSTREAM_NAME=prometheus-pushgateway
 GW_PIDS=()
 GW_TMP=$(mktemp -d "${TMPDIR:-/tmp}/pushgate-scripts.XXXXXX")
@@ -45,19 +48,26 @@ is_upstream() {
 }
 
 # start_gateway BIN NAME [FLAG...]: starts BIN on 127.0.0.1:0 and waits (at most 10 s) for
-# its "Listening on" line. Sets GW_PID, GW_PORT and GW_LOG; returns 1 on failure.
+# its "Listening on" line. Sets GW_PID, GW_PORT and GW_LOG; returns 1 on failure. BIN
+# may be a wrapper that ends in `exec` (env -i, setpriv): GW_PID is then the gateway's.
 start_gateway() {
     local bin=$1 name=$2
     shift 2
-    local flags=(--web.listen-address=127.0.0.1:0 "$@") attempt
-    # Upstream keeps no file by default, but make sure it never touches one.
-    is_upstream "$bin" && flags=(--persistence.file= "${flags[@]}")
+    local flags=(--web.listen-address=127.0.0.1:0 "$@") _ flag names_file=false
+    # Upstream keeps no file by default, but make sure it never touches one unless the
+    # caller names one (upstream refuses the flag twice).
+    for flag in "$@"; do
+        case $flag in --persistence.file=*) names_file=true ;; esac
+    done
+    if ! $names_file && is_upstream "$bin"; then
+        flags=(--persistence.file= "${flags[@]}")
+    fi
     GW_LOG="$GW_TMP/$name.log"
     GW_PORT=
     "$bin" "${flags[@]}" </dev/null >/dev/null 2>"$GW_LOG" &
     GW_PID=$!
     GW_PIDS+=("$GW_PID")
-    for attempt in $(seq 1 100); do
+    for _ in $(seq 1 100); do
         GW_PORT=$(sed -n 's/.*Listening on.*address="\{0,1\}127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' \
             "$GW_LOG" | head -n 1)
         [ -n "$GW_PORT" ] && return 0

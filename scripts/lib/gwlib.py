@@ -1,8 +1,10 @@
-"""Shared helpers for the Python scripts in scripts/: start a gateway and talk to it.
+"""The one way a Python script in scripts/ starts a gateway and talks to it.
 
-Not a script of its own. Owns finding the pushgate binary, starting a gateway on
-127.0.0.1:0 and reading the bound port from its "Listening on" log line, stopping
-it again, and a one-shot HTTP request helper. Standard library only (Python 3.11).
+Not a script of its own; imported (scripts/lib/ is put on sys.path). Owns finding
+the pushgate binary, starting a gateway (or a peer that logs "Listening on" the
+same way, such as Prometheus) on 127.0.0.1:0 and reading the bound port from its
+"Listening on" log line within a deadline, stopping it again (also when the script
+dies), and a one-shot HTTP request helper. Standard library only (Python 3.11).
 """
 
 import ctypes
@@ -69,15 +71,19 @@ class Gateway:
     body raises. Its stderr is kept in `self.log` (and echoed when `echo` is set).
     """
 
-    def __init__(self, binary, label, extra_flags=(), echo=False):
+    def __init__(self, binary, label, extra_flags=(), echo=False, port=0,
+                 deadline=STARTUP_DEADLINE_S):
         self.binary = binary
         self.label = label
-        self.flags = ["--web.listen-address=127.0.0.1:0", *extra_flags]
+        # port: 0 (the default) for an ephemeral one; a fixed port only to restart a
+        # gateway where a peer (a proxy, a scrape config) expects it.
+        self.flags = [f"--web.listen-address=127.0.0.1:{port}", *extra_flags]
         if is_upstream(binary) and not any(f.startswith("--persistence.file") for f in extra_flags):
             # Upstream has no on-disk default, but be explicit: never touch a file
             # (unless the caller names one; upstream refuses the flag twice).
             self.flags.insert(0, "--persistence.file=")
         self.echo = echo
+        self.deadline = deadline
         self.log = []
         self.proc = None
         self.port = None
@@ -102,11 +108,10 @@ class Gateway:
             preexec_fn=_die_with_parent,
         )
         threading.Thread(target=self._read_stderr, daemon=True).start()
-        if not self._listening.wait(STARTUP_DEADLINE_S) or self.port is None:
+        if not self._listening.wait(self.deadline) or self.port is None:
             self.stop()
-            tail = "".join(self.log[-10:])
             raise RuntimeError(f"{self.label}: no 'Listening on' log line within "
-                               f"{STARTUP_DEADLINE_S:.0f} s; stderr:\n{tail}")
+                               f"{self.deadline:.0f} s; stderr:\n{self.tail(10)}")
 
     def _read_stderr(self):
         for line in self.proc.stderr:
@@ -125,10 +130,15 @@ class Gateway:
             return
         self.proc.terminate()
         try:
-            self.proc.wait(timeout=5)
+            # A gateway with a persistence file writes it on SIGTERM before it exits.
+            self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(timeout=5)
+
+    def tail(self, lines=20):
+        """The last lines of the child's stderr, for error messages."""
+        return "".join(self.log[-lines:])
 
     @property
     def base_url(self):

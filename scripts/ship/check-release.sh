@@ -34,36 +34,31 @@ verdict $? "ldd: $ldd_says"
 [ "$size" -le "$max_bytes" ]
 verdict $? "$size bytes is over the $max_bytes byte budget"
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
+# The artefact runs with an empty environment, through a wrapper that execs it
+# (so GW_PID is the artefact's own pid); scripts/lib/gateway.sh starts it and
+# reads the bound port from its log, and stops everything on exit.
+# shellcheck source=scripts/lib/gateway.sh
+source scripts/lib/gateway.sh
+work=$GW_TMP
+printf '#!/bin/sh\nexec env -i "%s" "$@"\n' "$(readlink -f "$artefact")" >"$work/env-i"
+chmod +x "$work/env-i"
 
-# start LOGFILE ARGS...: runs the artefact with env -i; sets $pid and $addr.
+# start NAME ARGS...: runs the artefact with env -i; sets $pid and $addr.
 start() {
-  local log=$1
+  local name=$1
   shift
-  env -i "$artefact" --web.listen-address=127.0.0.1:0 "$@" 2>"$log" &
-  pid=$!
-  pids+=("$pid")
-  addr=""
-  for _ in $(seq 1 50); do
-    addr=$(sed -n 's/.*msg="Listening on" address=\([0-9.:]*\).*/\1/p' "$log" | head -n 1)
-    [ -n "$addr" ] && return 0
-    sleep 0.1
-  done
-  echo "FAIL: no 'Listening on' line"
-  cat "$log"
-  exit 1
+  if ! start_gateway "$work/env-i" "$name" "$@"; then
+    echo "FAIL: $name did not start"
+    exit 1
+  fi
+  pid=$GW_PID
+  addr=127.0.0.1:$GW_PORT
 }
 
 # ASLR: the executable's first mapping moves between runs.
 bases=()
 for run in 1 2; do
-  start "$work/aslr$run.log"
+  start "aslr$run"
   bases+=("$(grep -m1 "$(readlink -f "$artefact")" "/proc/$pid/maps" | cut -d- -f1)")
   kill -TERM "$pid"
   wait "$pid" || true
@@ -71,7 +66,7 @@ done
 [ -n "${bases[0]}" ] && [ "${bases[0]}" != "${bases[1]}" ]
 verdict $? "loaded at ${bases[*]} both times (no ASLR)"
 
-start "$work/plain.log"
+start plain
 code=$(printf 'release_check 42\n' | curl -s -o /dev/null -w '%{http_code}' --data-binary @- "http://$addr/metrics/job/release" || true)
 [ "$code" = 200 ]
 verdict $? "push answered $code"
@@ -88,7 +83,7 @@ verdict $status "exit status $status after SIGTERM"
 scripts/test/make-certs.sh "$work/pki"
 printf '%s\n' 'tls_server_config:' '  cert_file: pki/server.crt' '  key_file: pki/server.key' \
   '  client_ca_file: pki/ca.crt' '  client_auth_type: RequireAndVerifyClientCert' >"$work/web.yml"
-start "$work/tls.log" --web.config.file="$work/web.yml"
+start tls --web.config.file="$work/web.yml"
 client=(--cacert "$work/pki/ca.crt" --cert "$work/pki/client-a.crt" --key "$work/pki/client-a.key")
 code=$(printf 'release_tls 7\n' | curl -s "${client[@]}" -o /dev/null -w '%{http_code}' --data-binary @- "https://$addr/metrics/job/tls" || true)
 [ "$code" = 200 ]

@@ -28,24 +28,9 @@ is_upstream "$bin" || { echo "error: $bin is not upstream's Pushgateway" >&2; ex
 mkdir -p "$OUT"
 
 # start_upstream NAME FILE: starts upstream persisting to FILE every second; sets GW_PID
-# and GW_PORT (from the "Listening on" line, at most 10 s).
+# and GW_PORT (scripts/lib/gateway.sh).
 start_upstream() {
-    local name=$1 file=$2 _
-    GW_LOG="$GW_TMP/$name.log"
-    GW_PORT=
-    "$bin" --web.listen-address=127.0.0.1:0 --persistence.file="$file" \
-        --persistence.interval=1s </dev/null >/dev/null 2>"$GW_LOG" &
-    GW_PID=$!
-    GW_PIDS+=("$GW_PID")
-    for _ in $(seq 1 100); do
-        GW_PORT=$(sed -n 's/.*Listening on.*address=\(127\.0\.0\.1\|"127\.0\.0\.1\):\([0-9][0-9]*\).*/\2/p' \
-            "$GW_LOG" | head -n 1)
-        [ -n "$GW_PORT" ] && return 0
-        kill -0 "$GW_PID" 2>/dev/null || { tail -n 5 "$GW_LOG" >&2; return 1; }
-        sleep 0.1
-    done
-    echo "error: $name printed no 'Listening on' line within 10 s" >&2
-    return 1
+    start_gateway "$bin" "$1" --persistence.file="$2" --persistence.interval=1s
 }
 
 # send METHOD PATH EXPECTED_STATUS CONTENT_TYPE [BODY_FILE]: one request; fails unless

@@ -39,15 +39,7 @@ trap cleanup EXIT
 # default path; only if nothing is there (a real one is never touched).
 if command -v prometheus-pushgateway >/dev/null && [ ! -e "$upstream_file" ] &&
   [ ! -e /var/lib/pushgate ]; then
-  # lib.sh keeps a binary it recognises as upstream memory-only; this wrapper
-  # hides the version so that the persistence flag below is the only one.
-  cat > "$GW_TMP/upstream-persisting" <<WRAPPER
-#!/bin/sh
-[ "\$1" = --version ] && { echo "upstream with a persistence file"; exit 0; }
-exec prometheus-pushgateway --persistence.file="$GW_TMP/upstream.data" "\$@"
-WRAPPER
-  chmod +x "$GW_TMP/upstream-persisting"
-  start_gateway "$GW_TMP/upstream-persisting" upstream
+  start_gateway prometheus-pushgateway upstream --persistence.file="$GW_TMP/upstream.data"
   echo "from_upstream 1" |
     curl -sf --data-binary @- "http://127.0.0.1:$GW_PORT/metrics/job/migrated" >/dev/null
   stop_gateway "$GW_PID"

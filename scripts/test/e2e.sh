@@ -13,8 +13,8 @@
 #   4. real Prometheus servers scraping pushgate every second (text scrape with and
 #      without honor_labels; protobuf scrape with native histograms), queried through
 #      their HTTP API for every pushed metric type and push_time_seconds.
-# Installs what is missing (apt: prometheus, prometheus-node-exporter, curl, python3-venv;
-# PyPI: prometheus_client in target/py). Every peer listens on 127.0.0.1:0 and is stopped
+# Installs what is missing through scripts/install-test-peers.sh (Prometheus,
+# node_exporter, curl, prometheus_client in target/py). Every peer listens on 127.0.0.1:0 and is stopped
 # on exit, also on failure or Ctrl-C. Prints its runtime and "N passed, M failed";
 # exits 1 if any check failed, 2 if it could not start.
 set -euo pipefail
@@ -40,7 +40,7 @@ if [ ! -x "$BIN" ]; then
 fi
 
 install_peers() {
-    "$REPO_ROOT/scripts/install-test-peers.sh"
+    "$REPO_ROOT/scripts/install-test-peers.sh" --core --python
 }
 
 # hex_file HEX_FILE OUT: writes the bytes of a hex dump (as `xxd -r -p`).

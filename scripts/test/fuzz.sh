@@ -5,7 +5,7 @@
 # committed seeds and regressions (bounded cost; the path still varies a
 # little between runs, since the code under test uses randomly seeded hashes):
 #   scripts/test/fuzz.sh --runs=N [--seed=S]    (default seed 1)
-# Installs cargo-fuzz if missing, seeds each corpus from fuzz/seeds/<target>
+# Installs cargo-fuzz if missing (scripts/install-test-peers.sh --fuzz), seeds each corpus from fuzz/seeds/<target>
 # and fuzz/regressions/<target>,
 # and prints executions, exec/s and coverage per target, then
 # "N passed, M failed". Exits non-zero if any target crashed, leaked past the
@@ -44,10 +44,7 @@ else
     limit=(-max_total_time="$seconds")
 fi
 
-if ! command -v cargo-fuzz >/dev/null 2>&1; then
-    echo "== installing cargo-fuzz"
-    cargo install cargo-fuzz --locked || exit 1
-fi
+scripts/install-test-peers.sh --fuzz || exit 1
 
 cargo_cmd=(cargo)
 echo "== building fuzz targets (stable, ${build_flags[*]})"

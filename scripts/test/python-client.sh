@@ -7,9 +7,9 @@
 #                                         # target/{release,debug}/pushgate
 #   scripts/test/python-client.sh --upstream   # upstream prometheus-pushgateway instead
 #
-# Sets up a venv in target/py with prometheus_client (falls back to `pip install --user`
-# when venv is unavailable), starts the gateway on 127.0.0.1:0, runs the checks and kills
-# the gateway on exit. Exit status: that of python_client.py (0 = all checks passed).
+# Has scripts/install-test-peers.sh --python set up the venv target/py with
+# prometheus_client, starts the gateway on 127.0.0.1:0, runs the checks and kills
+# the gateway on exit. Exit status: that of python-client.py (0 = all checks passed).
 set -euo pipefail
 # shellcheck source=scripts/lib/gateway.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/gateway.sh"
@@ -29,33 +29,14 @@ if [ -z "$bin" ] || [ ! -x "$bin" ]; then
     exit 2
 fi
 
-# Prints the python interpreter that can import prometheus_client, installing it if needed.
-setup_python() {
-    local venv="$REPO_ROOT/target/py"
-    if [ ! -x "$venv/bin/python" ]; then
-        mkdir -p "$REPO_ROOT/target"
-        if ! python3 -m venv "$venv" >&2; then
-            rm -rf "$venv"
-        fi
-    fi
-    if [ -x "$venv/bin/python" ]; then
-        "$venv/bin/python" -c 'import prometheus_client' 2>/dev/null ||
-            "$venv/bin/python" -m pip install --quiet --disable-pip-version-check prometheus_client >&2
-        echo "$venv/bin/python"
-        return
-    fi
-    echo "note: python3 -m venv is unavailable; using pip install --user" >&2
-    python3 -c 'import prometheus_client' 2>/dev/null ||
-        python3 -m pip install --quiet --user --disable-pip-version-check prometheus_client >&2
-    echo python3
-}
-
-python=$(setup_python)
+# prometheus_client in the venv target/py: made by the one installer of test peers.
+"$REPO_ROOT/scripts/install-test-peers.sh" --python >&2
+python=$REPO_ROOT/target/py/bin/python
 start_gateway "$bin" gateway
 echo "gateway: $bin on 127.0.0.1:$GW_PORT"
 status=0
 # In the background plus `wait`, so that SIGINT/SIGTERM run the cleanup trap at once.
-"$python" "$REPO_ROOT/scripts/python_client.py" "http://127.0.0.1:$GW_PORT" &
+"$python" "$REPO_ROOT/scripts/test/python-client.py" "http://127.0.0.1:$GW_PORT" &
 GW_PIDS+=("$!")
 wait "$!" || status=$?
 if [ "$status" -ne 0 ]; then

@@ -55,18 +55,17 @@ def free_port():
 
 
 class Proc:
-    """A child process with its output in a log file; stopped on exit."""
+    """A child process (HAProxy) with its output in a log file; stopped on exit.
+
+    Proc.all also holds the gateways of gateway(), so that every child is stopped."""
 
     all = []
 
-    def __init__(self, name, argv, tmp, ready_re=None, deadline=15.0):
+    def __init__(self, name, argv, tmp):
         self.name = name
         self.argv = argv
         self.log_path = os.path.join(tmp, f"{name}.log")
-        self.ready_re = re.compile(ready_re) if ready_re else None
-        self.deadline = deadline
         self.proc = None
-        self.match = None
         Proc.all.append(self)
 
     def start(self):
@@ -74,18 +73,6 @@ class Proc:
         self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                      preexec_fn=gwlib._die_with_parent)
         log.close()
-        if self.ready_re:
-            end = time.monotonic() + self.deadline
-            while time.monotonic() < end:
-                with open(self.log_path, errors="replace") as f:
-                    m = self.ready_re.search(f.read())
-                if m:
-                    self.match = m
-                    return self
-                if self.proc.poll() is not None:
-                    break
-                time.sleep(0.05)
-            raise RuntimeError(f"{self.name} did not start; log:\n{self.tail()}")
         return self
 
     def tail(self, n=20):
@@ -111,12 +98,19 @@ class Proc:
             p.stop()
 
 
-def pushgate(binary, name, tmp, port=0, flags=()):
-    argv = [binary, f"--web.listen-address=127.0.0.1:{port}", *flags]
-    p = Proc(name, argv, tmp, ready_re=r'Listening on.*?address="?127\.0\.0\.1:(\d+)').start()
-    p.port = int(p.match.group(1))
-    p.base = f"http://127.0.0.1:{p.port}"
-    return p
+def gateway(binary, name, flags=(), port=0, deadline=gwlib.STARTUP_DEADLINE_S):
+    """A pushgate (or Prometheus) on 127.0.0.1, started by scripts/lib/gwlib.py; it is
+    stopped with the other children, and its log tail printed when the run fails."""
+    gw = gwlib.Gateway(binary, name, flags, port=port, deadline=deadline)
+    gw.name = name
+    Proc.all.append(gw)
+    gw.start()
+    gw.base = gw.base_url
+    return gw
+
+
+def pushgate(binary, name, port=0, flags=()):
+    return gateway(binary, name, flags, port)
 
 
 # ---------------------------------------------------------------------------
@@ -254,9 +248,9 @@ def lua_key(port, path):
 def check_keys(c, binary, tmp):
     print("== 1. Lua routing key vs pushgate's URL parser", flush=True)
     gws = {
-        "legacy": pushgate(binary, "key-legacy", tmp, flags=["--web.enable-admin-api"]),
-        "utf8": pushgate(binary, "key-utf8", tmp, flags=["--web.enable-admin-api", "--push.enable-utf8-names"]),
-        "prefix": pushgate(binary, "key-prefix", tmp, flags=["--web.enable-admin-api", "--web.route-prefix=/pg"]),
+        "legacy": pushgate(binary, "key-legacy", flags=["--web.enable-admin-api"]),
+        "utf8": pushgate(binary, "key-utf8", flags=["--web.enable-admin-api", "--push.enable-utf8-names"]),
+        "prefix": pushgate(binary, "key-prefix", flags=["--web.enable-admin-api", "--web.route-prefix=/pg"]),
     }
     ports = {mode: free_port() for mode in gws}
     hp = Proc("haproxy-keys", ["haproxy", "-db", "-f", keytest_haproxy(tmp, ports)], tmp)
@@ -432,8 +426,7 @@ def check_shards(c, binary, tmp):
     flags = ["--web.enable-admin-api"]
     shards = {}
     for sid in (1, 2, 3):
-        shards[sid] = pushgate(binary, f"shard{sid}", tmp,
-                               flags=[*flags, f"--persistence.file={tmp}/shard{sid}.db"])
+        shards[sid] = pushgate(binary, f"shard{sid}", flags=[*flags, f"--persistence.file={tmp}/shard{sid}.db"])
     hport = free_port()
     cfg = haproxy_config(tmp, hport, [(sid, gw.port) for sid, gw in shards.items()])
     check = subprocess.run(["haproxy", "-c", "-f", cfg], capture_output=True, text=True, timeout=30)
@@ -452,10 +445,8 @@ def check_shards(c, binary, tmp):
     text = re.sub(r"scrape_interval: \S+", "scrape_interval: 1s", text)
     with open(prom_cfg, "w") as f:
         f.write(text)
-    prom = Proc("prometheus", ["prometheus", f"--config.file={prom_cfg}", f"--storage.tsdb.path={tmp}/tsdb",
-                               "--web.listen-address=127.0.0.1:0", "--log.level=info"], tmp,
-                ready_re=r'Listening on.*?address="?127\.0\.0\.1:(\d+)', deadline=30).start()
-    prom.port = int(prom.match.group(1))
+    prom = gateway("prometheus", "prometheus", [f"--config.file={prom_cfg}", f"--storage.tsdb.path={tmp}/tsdb",
+                                                "--log.level=info"], deadline=30)
 
     pusher = Pusher(hport)
     labels = {i: group_labels(i) for i in range(GROUPS)}
@@ -529,7 +520,7 @@ def check_shards(c, binary, tmp):
 
     # A fourth shard.
     before = {k: h[0][0] for k, h in placement(shards).items()}
-    shards[4] = pushgate(binary, "shard4", tmp, flags=[*flags, f"--persistence.file={tmp}/shard4.db"])
+    shards[4] = pushgate(binary, "shard4", flags=[*flags, f"--persistence.file={tmp}/shard4.db"])
     cfg4 = haproxy_config(tmp, hport, [(sid, gw.port) for sid, gw in shards.items()], name="haproxy4.cfg")
     hp.stop()
     hp = Proc("haproxy4", ["haproxy", "-db", "-f", cfg4], tmp).start()
@@ -594,7 +585,7 @@ def check_shards(c, binary, tmp):
             f"{sum(k not in p for k in owned)} missing")
 
     # It returns (same port, its persisted stale copies).
-    shards[victim] = pushgate(binary, f"shard{victim}-again", tmp, port=vport,
+    shards[victim] = pushgate(binary, f"shard{victim}-again", port=vport,
                               flags=[*flags, f"--persistence.file={tmp}/shard{victim}.db"])
     c.check("the shard returns with its old copies", wait_state(tmp, victim, "UP", 10))
     placed = placement(shards)
