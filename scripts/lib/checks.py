@@ -1,5 +1,5 @@
-"""scripts/lib/checks.py: what the Python check scripts share (python_client.py,
-e2e/peers_check.py): a pass/fail counter that prints one line per check and
+"""scripts/lib/checks.py: what the Python check scripts share (test/python-client.py,
+test/e2e-peers-check.py, test/shards.py): a pass/fail counter that prints one line per check and
 the closing `N passed, M failed` line, and the exposition label pattern."""
 
 import re

@@ -133,7 +133,7 @@ check "no file of the package left" \
   sh -c '! ls -d /usr/share/doc/pushgate /lib/systemd/system/pushgate.* 2>/dev/null | grep -q .'
 
 if [ "$failures" != 0 ]; then
-  echo "test-deb: $failures checks failed" >&2
+  echo "deb.sh: $failures checks failed" >&2
   exit 1
 fi
-echo "test-deb: all checks passed"
+echo "deb.sh: all checks passed"

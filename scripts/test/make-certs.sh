@@ -10,7 +10,7 @@
 #   rogue-ca.crt rogue.crt rogue.key   a client certificate from another CA
 # Usage: scripts/test/make-certs.sh DIR
 set -euo pipefail
-dir=${1:?usage: make-test-certs.sh DIR}
+dir=${1:?usage: scripts/test/make-certs.sh DIR}
 mkdir -p "$dir"
 cd "$dir"
 command -v openssl >/dev/null || { echo "openssl is missing: run scripts/install-test-peers.sh" >&2; exit 1; }

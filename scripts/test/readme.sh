@@ -7,14 +7,14 @@
 # each command's exit status counts. curl exits 0 on HTTP errors, so the
 # blocks see a `curl` that adds --fail-with-body: a 400 fails the walk.
 # The other sections' commands are covered elsewhere: scripts/test.sh itself,
-# the release build and install (check-release.sh, test-deb.sh), Docker (not
+# the release build and install (scripts/ship/check-release.sh, scripts/test/deb.sh), Docker (not
 # available in CI) and the benchmarks.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 readme=README.md
 sections='^## (Usage|Beyond upstream)$'
 base=http://127.0.0.1:9091
-command -v curl >/dev/null || { echo "test-readme: curl not found: apt-get install curl" >&2; exit 1; }
+command -v curl >/dev/null || { echo "readme.sh: curl not found: apt-get install curl" >&2; exit 1; }
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/pushgate-readme.XXXXXX")
 gateway_pid=
@@ -35,13 +35,13 @@ stop_gateway_group() {
     curl -s -o /dev/null --max-time 1 "$base/" || return 0
     sleep 0.1
   done
-  echo "test-readme: the gateway still answers on :9091 after SIGTERM" >&2
+  echo "readme.sh: the gateway still answers on :9091 after SIGTERM" >&2
   return 1
 }
 trap cleanup EXIT
 
 if curl -s -o /dev/null --max-time 2 "$base/"; then
-  echo "test-readme: something already answers on :9091; stop it first" >&2
+  echo "readme.sh: something already answers on :9091; stop it first" >&2
   exit 1
 fi
 
@@ -53,7 +53,7 @@ awk -v dir="$tmp" -v sections="$sections" '
   copying { print > file }
 ' "$readme"
 blocks=("$tmp"/block-*.sh)
-[ -e "${blocks[0]}" ] || { echo "test-readme: no sh blocks found in $readme" >&2; exit 1; }
+[ -e "${blocks[0]}" ] || { echo "readme.sh: no sh blocks found in $readme" >&2; exit 1; }
 
 mkdir -p "$tmp/bin"
 real_curl=$(command -v curl)
@@ -77,22 +77,22 @@ for block in "${blocks[@]}"; do
       sleep 1
     done
     if ! curl -sf -o /dev/null --max-time 2 "$base/-/healthy"; then
-      echo "test-readme: the gateway did not come up:" >&2
+      echo "readme.sh: the gateway did not come up:" >&2
       tail -n 20 "$tmp/gateway.log" >&2
       exit 1
     fi
     continue
   fi
-  [ -n "$gateway_pid" ] || { echo "test-readme: $name runs before the gateway is started" >&2; exit 1; }
+  [ -n "$gateway_pid" ] || { echo "readme.sh: $name runs before the gateway is started" >&2; exit 1; }
   echo "== $name: $first"
   if ! PATH="$tmp/bin:$PATH" bash -e -o pipefail -x "$block" > "$tmp/$name.log" 2>&1; then
-    echo "test-readme: $name failed; its commands and output:" >&2
+    echo "readme.sh: $name failed; its commands and output:" >&2
     cat "$tmp/$name.log" >&2
     exit 1
   fi
   ran=$((ran + 1))
 done
-[ -n "$gateway_pid" ] || { echo "test-readme: no 'cargo run' block starts the gateway" >&2; exit 1; }
+[ -n "$gateway_pid" ] || { echo "readme.sh: no 'cargo run' block starts the gateway" >&2; exit 1; }
 
 stop_gateway_group
-echo "test-readme: ${#blocks[@]} blocks, $ran run against the gateway, all passed"
+echo "readme.sh: ${#blocks[@]} blocks, $ran run against the gateway, all passed"

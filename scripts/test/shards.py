@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Sharded pushgates behind HAProxy, end to end (README, "Scaling out").
 
-    test_shards.py [--pushgate BINARY]
+    scripts/test/shards.py [--pushgate BINARY]
 
 1. keys: deploy/haproxy/pushgate.lua, loaded by HAProxy, computes the
    routing key of a table of push paths (valid and invalid spellings); each
