@@ -59,8 +59,10 @@ for f in /usr/bin/pushgate /lib/systemd/system/pushgate.service /lib/systemd/sys
   /usr/share/doc/pushgate/examples/prometheus/prometheus.yml; do
   check "file $f" test -f "$f"
 done
+# ldd exits 0 on a static-pie binary ("statically linked"): judge by what it says.
 check "/usr/bin/pushgate is executable and static" \
-  sh -c '/usr/bin/pushgate --version >/dev/null && ! ldd /usr/bin/pushgate >/dev/null 2>&1'
+  sh -c '/usr/bin/pushgate --version >/dev/null &&
+    ldd /usr/bin/pushgate 2>&1 | grep -Eq "statically linked|not a dynamic executable"'
 check "/etc/default/pushgate is a conffile" \
   sh -c "dpkg-query -W -f '\${Conffiles}' pushgate | grep -q /etc/default/pushgate"
 check "system user pushgate, home /var/lib/pushgate" \
