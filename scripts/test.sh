@@ -23,13 +23,13 @@ failed=$(awk '/^test result:/ {n += $6} END {print n + 0}' target/cargo-test.log
 [ "$failed" = 0 ] && grep -q "^test result: ok" target/cargo-test.log
 
 echo "== compare with upstream Pushgateway"
-python3 scripts/compare_upstream.py --pushgate target/debug/pushgate
+python3 scripts/test/compare-upstream.py --pushgate target/debug/pushgate
 
 echo "== prometheus_client round trip"
-scripts/python-client.sh target/debug/pushgate
+scripts/test/python-client.sh target/debug/pushgate
 
 echo "== systemd units"
-scripts/verify-units.sh target/debug/pushgate
+scripts/ship/verify-units.sh target/debug/pushgate
 
 echo "== web UI in headless Chromium"
 tests/ui/run.sh target/debug/pushgate
@@ -40,30 +40,30 @@ tests/ui/run.sh target/debug/pushgate
 # seeded maps, so coverage feedback differs between runs (two runs of
 # --runs=20000 --seed=1 ended at text_parse cov 1312 and 1305). A crash it
 # finds is therefore reported, with its replay command, and does not fail
-# this run; once fixed it joins fuzz/regressions. Longer: scripts/fuzz.sh 600.
+# this run; once fixed it joins fuzz/regressions. Longer: scripts/test/fuzz.sh 600.
 echo "== fuzzing: 100000 inputs per target from seed 1 (reported, not gating)"
 fuzz_note="fuzz: the bounded run found no new crash"
-if ! scripts/fuzz.sh --runs=100000 --seed=1; then
+if ! scripts/test/fuzz.sh --runs=100000 --seed=1; then
     fuzz_note="fuzz: NEW CRASH in the bounded run (see above); add it to fuzz/regressions/ once fixed"
 fi
 
 echo "== end-to-end with real peers"
-scripts/e2e.sh target/debug/pushgate
+scripts/test/e2e.sh target/debug/pushgate
 
 echo "== sharded pushgates behind HAProxy, scraped by Prometheus"
-python3 scripts/test_shards.py --pushgate target/debug/pushgate
+python3 scripts/test/shards.py --pushgate target/debug/pushgate
 
 echo "== release artefact (static, size budget, runs with env -i)"
-scripts/check-release.sh
+scripts/ship/check-release.sh
 
 echo "== Debian package: build, dpkg -i, run, dpkg -r, dpkg -P"
-scripts/test-deb.sh
+scripts/test/deb.sh
 
 echo "== alerting rules (promtool check and test rules)"
-scripts/check-prometheus-rules.sh
+scripts/test/prometheus-rules.sh
 
 echo "== README commands, in order, against cargo run --release"
-scripts/test-readme.sh
+scripts/test/readme.sh
 
 echo "== all suites passed in $(( $(date +%s) - start )) s"
 echo "cargo test: $passed passed, $failed failed"

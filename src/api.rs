@@ -12,9 +12,9 @@ use std::sync::{Arc, Mutex};
 use crate::config::Config;
 use crate::go::{format_float, rfc3339_nanos};
 use crate::histogram as native;
-use crate::http::{Request, Response, ResponseBody};
+use crate::http::{Request, Response, ResponseBody, Status};
 use crate::json::write_string as write_json_string;
-use crate::matcher::Selector;
+use crate::matcher::{Selector, SelectorError};
 use crate::model::{Histogram, Label, Metric, MetricType, Summary, Value};
 use crate::store::{GroupSnapshot, Store, TimestampedFamily};
 use crate::telemetry;
@@ -117,7 +117,7 @@ impl MetricsCache {
         *kept = next;
         drop(kept);
         pieces.push(Arc::from(&b"]}"[..]));
-        with_cors(Response::empty(200))
+        with_cors(Response::empty(Status::OK))
             .with_header("Content-Type", APPLICATION_JSON)
             .with_body(ResponseBody::Pieces(pieces))
     }
@@ -133,10 +133,7 @@ fn same_families(a: &[Arc<TimestampedFamily>], b: &[Arc<TimestampedFamily>]) -> 
 pub fn delete_groups(req: &Request, store: &Store) -> Response {
     let raw = req.query_values("match[]");
     if raw.is_empty() {
-        return error_json(
-            400,
-            "at least one match[] selector is required, e.g. match[]={job=\"batch\"}",
-        );
+        return ApiError::NoSelector.response();
     }
     let selectors = match raw
         .iter()
@@ -144,7 +141,7 @@ pub fn delete_groups(req: &Request, store: &Store) -> Response {
         .collect::<Result<Vec<_>, _>>()
     {
         Ok(s) => s,
-        Err(e) => return error_json(400, &e.to_string()),
+        Err(e) => return ApiError::BadSelector(e).response(),
     };
     let deleted = store.delete_where(|key| selectors.iter().any(|s| s.matches(key)));
     for key in &deleted {
@@ -153,19 +150,60 @@ pub fn delete_groups(req: &Request, store: &Store) -> Response {
     success(&format!(r#"{{"deleted":{}}}"#, deleted.len()))
 }
 
-/// The API's error envelope, `{"status":"error","errorType":"bad_data","error":"…"}`.
-fn error_json(status: u16, msg: &str) -> Response {
-    let mut body = String::from(r#"{"status":"error","errorType":"bad_data","error":"#);
-    write_json_string(&mut body, msg);
-    body.push('}');
-    with_cors(Response::empty(status))
-        .with_header("Content-Type", APPLICATION_JSON)
-        .with_body(body.into_bytes())
+/// Why an API request fails. [`ApiError::status`] is the API boundary's one
+/// status match; Display is the envelope's `error` text.
+#[derive(Debug)]
+pub enum ApiError {
+    /// `DELETE /api/v1/groups` without a `match[]` parameter.
+    NoSelector,
+    /// A `match[]` selector that does not parse.
+    BadSelector(SelectorError),
 }
+
+impl ApiError {
+    pub fn status(&self) -> Status {
+        match self {
+            ApiError::NoSelector | ApiError::BadSelector(_) => Status::BAD_REQUEST,
+        }
+    }
+
+    /// Upstream's `errorType` (`api/v1/api.go`).
+    fn error_type(&self) -> &'static str {
+        match self {
+            ApiError::NoSelector | ApiError::BadSelector(_) => "bad_data",
+        }
+    }
+
+    /// The error envelope,
+    /// `{"status":"error","errorType":"bad_data","error":"…"}`.
+    pub fn response(&self) -> Response {
+        let mut body = String::from(r#"{"status":"error","errorType":"#);
+        write_json_string(&mut body, self.error_type());
+        body.push_str(r#","error":"#);
+        write_json_string(&mut body, &self.to_string());
+        body.push('}');
+        with_cors(Response::empty(self.status()))
+            .with_header("Content-Type", APPLICATION_JSON)
+            .with_body(body.into_bytes())
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ApiError::NoSelector => f.write_str(
+                "at least one match[] selector is required, e.g. match[]={job=\"batch\"}",
+            ),
+            ApiError::BadSelector(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for ApiError {}
 
 /// `OPTIONS /api/v1/...`: 200, empty, CORS headers.
 pub fn options() -> Response {
-    with_cors(Response::empty(200))
+    with_cors(Response::empty(Status::OK))
 }
 
 fn with_cors(mut response: Response) -> Response {
@@ -181,7 +219,7 @@ fn success(data: &str) -> Response {
     body.push_str("{\"status\":\"success\",\"data\":");
     body.push_str(data);
     body.push('}');
-    with_cors(Response::empty(200))
+    with_cors(Response::empty(Status::OK))
         .with_header("Content-Type", APPLICATION_JSON)
         .with_body(body.into_bytes())
 }
@@ -595,6 +633,33 @@ mod tests {
         assert_eq!(response.status, 200);
         assert!(response.body.is_empty());
         assert_cors(&response);
+    }
+
+    #[test]
+    fn api_errors_answer_the_bad_data_envelope() {
+        let bad = Selector::parse("job").expect_err("a bare name is no selector");
+        let cases = [
+            (
+                ApiError::NoSelector,
+                r#"{"status":"error","errorType":"bad_data","error":"at least one match[] selector is required, e.g. match[]={job=\"batch\"}"}"#.to_string(),
+            ),
+            (
+                ApiError::BadSelector(bad.clone()),
+                format!(
+                    r#"{{"status":"error","errorType":"bad_data","error":{:?}}}"#,
+                    bad.to_string()
+                ),
+            ),
+        ];
+        for (err, want) in cases {
+            let resp = err.response();
+            assert_eq!(resp.status, 400, "{err:?}");
+            assert_eq!(resp.header("Content-Type"), Some(APPLICATION_JSON));
+            assert_eq!(String::from_utf8_lossy(&resp.body.to_vec()), want);
+        }
+        let req = crate::http::Request::new(crate::http::Method::Delete, "/api/v1/groups");
+        let store = Store::new(vec![], crate::store::CheckMode::Checked, Default::default());
+        assert_eq!(delete_groups(&req, &store), ApiError::NoSelector.response());
     }
 
     #[test]

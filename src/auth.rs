@@ -17,7 +17,7 @@ use std::time::{Duration, Instant, SystemTime};
 use base64::Engine as _;
 use subtle::ConstantTimeEq;
 
-use crate::http::{Method, Request, Response};
+use crate::http::{Method, Request, Response, Status};
 use crate::log;
 use crate::webconfig::{self, RateLimit, User, WebConfig, WebConfigError};
 
@@ -33,6 +33,45 @@ const CACHE_CAPACITY: usize = 1024;
 
 /// The realm-less challenge, as the exporter-toolkit sends it.
 const CHALLENGE: &str = "Basic";
+
+/// Why a request is answered before its handler runs. [`Rejection::status`]
+/// is the auth boundary's one status match; the texts are Go's status texts,
+/// as upstream's exporter-toolkit sends them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rejection {
+    /// The web config file is broken since the last reload.
+    BrokenConfig,
+    /// Over the configured rate limit.
+    RateLimited,
+    /// No valid credentials for the access the method needs.
+    Unauthorized,
+}
+
+impl Rejection {
+    pub fn status(self) -> Status {
+        match self {
+            Rejection::BrokenConfig => Status::INTERNAL_SERVER_ERROR,
+            Rejection::RateLimited => Status::TOO_MANY_REQUESTS,
+            Rejection::Unauthorized => Status::UNAUTHORIZED,
+        }
+    }
+
+    /// The answer: the status and its reason phrase, with the Basic
+    /// challenge on a 401 (headers of the web config are added by the caller).
+    pub fn response(self) -> Response {
+        let resp = Response::error(self.status(), &self.to_string());
+        match self {
+            Rejection::Unauthorized => resp.with_header("WWW-Authenticate", CHALLENGE),
+            Rejection::BrokenConfig | Rejection::RateLimited => resp,
+        }
+    }
+}
+
+impl std::fmt::Display for Rejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.status().reason())
+    }
+}
 
 /// What a request wants to do. Writes change the store or the process;
 /// everything else only reads.
@@ -249,7 +288,7 @@ impl Inner {
         drop(state);
         current.map_err(|err| {
             log::error("Unable to parse configuration", &[("err", &err)]);
-            Response::error(500, "Internal Server Error")
+            Rejection::BrokenConfig.response()
         })
     }
 
@@ -283,7 +322,7 @@ impl Inner {
     fn decide(&self, active: &Active, req: &Request, access: Access) -> Option<Response> {
         if let Some(bucket) = &active.bucket {
             if !bucket.allow(Instant::now()) {
-                return Some(Response::error(429, "Too Many Requests"));
+                return Some(Rejection::RateLimited.response());
             }
         }
         let candidates = active.candidates(access)?;
@@ -294,7 +333,7 @@ impl Inner {
         if authorized {
             None
         } else {
-            Some(Response::error(401, "Unauthorized").with_header("WWW-Authenticate", CHALLENGE))
+            Some(Rejection::Unauthorized.response())
         }
     }
 

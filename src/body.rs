@@ -12,24 +12,28 @@ use flate2::read::MultiGzDecoder;
 // identifier first (so the raw block format is rejected), exactly as §4.1 asks.
 use snap::read::FrameDecoder;
 
+use crate::http::Status;
+
 /// The `Content-Encoding` token for gzip bodies.
 pub const GZIP: &str = "gzip";
 /// The `Content-Encoding` token for framed snappy bodies.
 pub const SNAPPY: &str = "snappy";
 
+/// Why a body cannot be used; [`BodyError::status`] is the body boundary's
+/// one status match (the push boundary defers to it).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum BodyError {
-    /// The body, raw or decompressed, exceeds the limit: 413.
+    /// The body, raw or decompressed, exceeds the limit.
     TooLarge { limit: u64 },
-    /// The compressed stream is corrupt: 400 with the decoder's message.
+    /// The compressed stream is corrupt; the message is the decoder's.
     Corrupt { encoding: &'static str, msg: String },
 }
 
 impl BodyError {
-    pub fn status(&self) -> u16 {
+    pub fn status(&self) -> Status {
         match self {
-            BodyError::TooLarge { .. } => 413,
-            BodyError::Corrupt { .. } => 400,
+            BodyError::TooLarge { .. } => Status::PAYLOAD_TOO_LARGE,
+            BodyError::Corrupt { .. } => Status::BAD_REQUEST,
         }
     }
 }

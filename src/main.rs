@@ -18,7 +18,7 @@ use pushgate::{go, healthcheck, log, persist, server, signals, telemetry};
 /// to 8 per core) and, once a large block is freed, raises its mmap
 /// threshold so that later large blocks come from those arenas too. After a
 /// 60 s run of pushes and scrapes at 10,000 groups x 10 series, that held
-/// 240 MiB resident against musl's 84 MiB (scripts/bench.sh --glibc). Two
+/// 240 MiB resident against musl's 84 MiB (scripts/bench/bench.sh --glibc). Two
 /// arenas and fixed thresholds give freed memory back; musl needs nothing.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn tune_allocator() {

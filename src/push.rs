@@ -12,11 +12,11 @@ use crate::body;
 use crate::config::PushLimits;
 use crate::exposition;
 use crate::go::quote;
-use crate::http::{percent, Body, Method, Request, Response};
+use crate::http::{percent, Body, Method, Request, Response, Status};
 use crate::log;
 use crate::model::{GroupingKey, Label, MetricFamily, NameValidation, JOB_LABEL};
 use crate::proto;
-use crate::store::{CheckMode, Push, PushOutcome, Store};
+use crate::store::{CheckMode, Push, PushOutcome, Rejection, Store};
 
 /// Marks a base64url-encoded job or label value in the push path.
 pub const BASE64_SUFFIX: &str = "@base64";
@@ -35,9 +35,9 @@ pub struct PushSettings {
     pub limits: PushLimits,
 }
 
-/// A push URL that cannot be used; every variant is a 400.
+/// A push URL that cannot be used (a 400, [`PushError::status`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum PushError {
+pub enum UrlError {
     Base64Job {
         raw: Vec<u8>,
         at: usize,
@@ -64,39 +64,39 @@ pub enum PushError {
     },
 }
 
-impl fmt::Display for PushError {
+impl fmt::Display for UrlError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            PushError::Base64Job { raw, at } => write!(
+            UrlError::Base64Job { raw, at } => write!(
                 f,
                 "invalid base64 encoding in job name {}: illegal base64 data at input byte {}",
                 quote(raw),
                 at
             ),
-            PushError::OddComponents { rest } => {
+            UrlError::OddComponents { rest } => {
                 write!(
                     f,
                     "odd number of components in label string {}",
                     quote(rest)
                 )
             }
-            PushError::ImproperLabelName { name } => {
+            UrlError::ImproperLabelName { name } => {
                 write!(f, "improper label name {}", quote(name))
             }
-            PushError::Base64Label { name, raw, at } => write!(
+            UrlError::Base64Label { name, raw, at } => write!(
                 f,
                 "invalid base64 encoding for label {}={}: illegal base64 data at input byte {}",
                 name,
                 quote(raw),
                 at
             ),
-            PushError::JobRequired => f.write_str("job name is required"),
-            PushError::Segment { raw } => write!(
+            UrlError::JobRequired => f.write_str("job name is required"),
+            UrlError::Segment { raw } => write!(
                 f,
                 "invalid push path segment {:?}: the path is /metrics/job/<job>{{/<name>/<value>}}, split at every / before percent-decoding; send an empty value as <name>@base64/= and a / inside a value as %2F or with <name>@base64",
                 raw
             ),
-            PushError::NotUtf8 { name } => {
+            UrlError::NotUtf8 { name } => {
                 write!(
                     f,
                     "label value for {:?} in URL path is not valid UTF-8",
@@ -107,7 +107,86 @@ impl fmt::Display for PushError {
     }
 }
 
+impl std::error::Error for UrlError {}
+
+/// Every failure a push or delete can answer. [`PushError::status`] is the
+/// one place a push's error status is chosen; Display is the one-line
+/// response body (upstream's texts where a client may match them).
+#[derive(Debug)]
+pub enum PushError {
+    /// The URL names no usable grouping key.
+    Url(UrlError),
+    /// The `Pushgate-Group-TTL` header is no duration or too long; the
+    /// message names the header and the value.
+    Ttl(String),
+    /// The body is over `--push.max-body-bytes` or its encoding is corrupt.
+    Body(body::BodyError),
+    /// The body is not valid text exposition.
+    Text(exposition::parse::ParseError),
+    /// The body is not valid delimited protobuf.
+    Protobuf(proto::DecodeError),
+    /// More families or series in one push than a `--push.max-*-per-push`
+    /// flag allows; the message names the flag.
+    TooMany(String),
+    /// A series with too many labels, or a name or value longer than a
+    /// `--push.max-*` flag allows; the message names the flag.
+    TooLong(String),
+    /// Inconsistent with itself or with stored metrics (checked mode).
+    Inconsistent(Rejection),
+    /// Over the store's `--push.max-series` or `--push.max-groups` budget.
+    OverBudget(String),
+}
+
+impl PushError {
+    /// The status of each failure: the one match of the push boundary.
+    pub fn status(&self) -> Status {
+        match self {
+            PushError::Url(_)
+            | PushError::Ttl(_)
+            | PushError::Text(_)
+            | PushError::Protobuf(_)
+            | PushError::TooLong(_)
+            | PushError::Inconsistent(_) => Status::BAD_REQUEST,
+            PushError::Body(e) => e.status(),
+            PushError::TooMany(_) => Status::PAYLOAD_TOO_LARGE,
+            PushError::OverBudget(_) => Status::TOO_MANY_REQUESTS,
+        }
+    }
+}
+
+impl fmt::Display for PushError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PushError::Url(e) => e.fmt(f),
+            PushError::Ttl(msg) | PushError::TooMany(msg) | PushError::TooLong(msg) => {
+                f.write_str(msg)
+            }
+            PushError::Body(e) => e.fmt(f),
+            PushError::Text(e) => e.fmt(f),
+            PushError::Protobuf(e) => e.fmt(f),
+            PushError::Inconsistent(r) => write!(f, "{}: {}", INCONSISTENT_PREFIX, r),
+            PushError::OverBudget(msg) => write!(f, "push rejected: {}", msg),
+        }
+    }
+}
+
 impl std::error::Error for PushError {}
+
+impl From<UrlError> for PushError {
+    fn from(e: UrlError) -> PushError {
+        PushError::Url(e)
+    }
+}
+
+/// What a push or delete that did not fail did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Checked and stored (`--push.disable-consistency-check` off).
+    Stored,
+    /// Taken without a check the client can see: a push in unchecked mode
+    /// (even one the store then drops, which is logged), or a delete.
+    Accepted,
+}
 
 /// The grouping-key segments of a push request's raw target (`raw_url`,
 /// query ignored) below the route `prefix`: the path is split at every `/`
@@ -117,14 +196,14 @@ impl std::error::Error for PushError {}
 /// path where the `%2F` became a separator, which clients take for success
 /// while the push is lost; pushgate keeps the value instead (issue 17).
 /// Returns whether the job is base64 and the segments after `job[@base64]`.
-pub fn raw_push_segments(raw_url: &str, prefix: &str) -> Result<(bool, Vec<Vec<u8>>), PushError> {
+pub fn raw_push_segments(raw_url: &str, prefix: &str) -> Result<(bool, Vec<Vec<u8>>), UrlError> {
     let raw_path = raw_url.split('?').next().unwrap_or("");
     let mut segments = raw_path.split('/').skip(1);
     for want in prefix.split('/').skip(1).chain(["metrics"]) {
         match segments.next() {
             Some(seg) if percent::decode_lossy(seg.as_bytes()) == want.as_bytes() => {}
             other => {
-                return Err(PushError::Segment {
+                return Err(UrlError::Segment {
                     raw: other.unwrap_or("").to_string(),
                 })
             }
@@ -134,7 +213,7 @@ pub fn raw_push_segments(raw_url: &str, prefix: &str) -> Result<(bool, Vec<Vec<u
         Some(seg) if percent::decode_lossy(seg.as_bytes()) == b"job" => false,
         Some(seg) if percent::decode_lossy(seg.as_bytes()) == b"job@base64" => true,
         other => {
-            return Err(PushError::Segment {
+            return Err(UrlError::Segment {
                 raw: other.unwrap_or("").to_string(),
             })
         }
@@ -153,12 +232,12 @@ pub fn grouping_key_from_segments(
     segments: &[Vec<u8>],
     job_is_base64: bool,
     names: NameValidation,
-) -> Result<GroupingKey, PushError> {
+) -> Result<GroupingKey, UrlError> {
     let Some((job_raw, labels)) = segments.split_first() else {
-        return Err(PushError::JobRequired);
+        return Err(UrlError::JobRequired);
     };
     let job = if job_is_base64 {
-        decode_base64url(job_raw).map_err(|at| PushError::Base64Job {
+        decode_base64url(job_raw).map_err(|at| UrlError::Base64Job {
             raw: job_raw.clone(),
             at,
         })?
@@ -170,13 +249,13 @@ pub fn grouping_key_from_segments(
     let trailing_slash_only = labels.len() == 1 && labels[0].is_empty();
     if !labels.is_empty() && !trailing_slash_only {
         if labels.len() % 2 != 0 {
-            return Err(PushError::OddComponents {
+            return Err(UrlError::OddComponents {
                 rest: [&b"/"[..], &labels.join(&b'/')].concat(),
             });
         }
         for pair in labels.chunks(2) {
             if pair[0].is_empty() {
-                return Err(PushError::Segment { raw: String::new() });
+                return Err(UrlError::Segment { raw: String::new() });
             }
             pairs.push(label_pair(&pair[0], &pair[1], names)?);
         }
@@ -191,7 +270,7 @@ pub fn grouping_key_from_path(
     rest: &[u8],
     job_is_base64: bool,
     names: NameValidation,
-) -> Result<GroupingKey, PushError> {
+) -> Result<GroupingKey, UrlError> {
     let rest = rest.strip_prefix(b"/").unwrap_or(rest);
     let segments: Vec<Vec<u8>> = rest.split(|&b| b == b'/').map(<[u8]>::to_vec).collect();
     grouping_key_from_segments(&segments, job_is_base64, names)
@@ -199,9 +278,9 @@ pub fn grouping_key_from_path(
 
 /// The job and the label pairs (in path order) → the key; the last
 /// occurrence of a name wins, a `job` pair is replaced by the job.
-fn finish_key(job: Vec<u8>, pairs: Vec<(String, Vec<u8>)>) -> Result<GroupingKey, PushError> {
+fn finish_key(job: Vec<u8>, pairs: Vec<(String, Vec<u8>)>) -> Result<GroupingKey, UrlError> {
     if job.is_empty() {
-        return Err(PushError::JobRequired);
+        return Err(UrlError::JobRequired);
     }
     let mut labels = Vec::with_capacity(pairs.len() + 1);
     for (name, value) in pairs.into_iter().filter(|(n, _)| n != JOB_LABEL) {
@@ -215,12 +294,12 @@ fn label_pair(
     raw_name: &[u8],
     raw_value: &[u8],
     names: NameValidation,
-) -> Result<(String, Vec<u8>), PushError> {
+) -> Result<(String, Vec<u8>), UrlError> {
     let (written, is_base64) = match raw_name.strip_suffix(BASE64_SUFFIX.as_bytes()) {
         Some(n) => (n, true),
         None => (raw_name, false),
     };
-    let improper = || PushError::ImproperLabelName {
+    let improper = || UrlError::ImproperLabelName {
         name: written.to_vec(),
     };
     let as_written = std::str::from_utf8(written).map_err(|_| improper())?;
@@ -233,7 +312,7 @@ fn label_pair(
         return Err(improper());
     }
     let value = if is_base64 {
-        decode_base64url(raw_value).map_err(|at| PushError::Base64Label {
+        decode_base64url(raw_value).map_err(|at| UrlError::Base64Label {
             name: name.clone(),
             raw: raw_value.to_vec(),
             at,
@@ -246,8 +325,8 @@ fn label_pair(
 
 /// Grouping values become label values; non-UTF-8 ones are refused here so
 /// they never reach the store (upstream's "poison pill", §16 #1).
-fn utf8_value(name: &str, value: Vec<u8>) -> Result<String, PushError> {
-    String::from_utf8(value).map_err(|_| PushError::NotUtf8 {
+fn utf8_value(name: &str, value: Vec<u8>) -> Result<String, UrlError> {
+    String::from_utf8(value).map_err(|_| UrlError::NotUtf8 {
         name: name.to_string(),
     })
 }
@@ -321,37 +400,51 @@ pub fn handle(
     settings: &PushSettings,
     received_at: i64,
 ) -> Response {
-    let key = raw_push_segments(&req.raw_url, prefix).and_then(|(job_is_base64, segments)| {
-        grouping_key_from_segments(&segments, job_is_base64, settings.names)
-    });
-    let key = match key {
-        Ok(k) => k,
-        Err(e) => {
+    answer(apply(req, prefix, store, settings, received_at))
+}
+
+/// The response to a push or delete: the outcome's status with no body, or
+/// the error's status ([`PushError::status`]) and its one-line message.
+pub fn answer(result: Result<Outcome, PushError>) -> Response {
+    match result {
+        Ok(Outcome::Stored) => Response::empty(Status::OK),
+        Ok(Outcome::Accepted) => Response::empty(Status::ACCEPTED),
+        Err(e) => Response::error(e.status(), &e.to_string()),
+    }
+}
+
+/// Does what the request asks of the store, logging failures as upstream
+/// does. All URL errors are found before the body is read; nothing is
+/// stored unless the result is `Ok`.
+pub fn apply(
+    req: &Request,
+    prefix: &str,
+    store: &Store,
+    settings: &PushSettings,
+    received_at: i64,
+) -> Result<Outcome, PushError> {
+    let key = raw_push_segments(&req.raw_url, prefix)
+        .and_then(|(job_is_base64, segments)| {
+            grouping_key_from_segments(&segments, job_is_base64, settings.names)
+        })
+        .map_err(|e| {
             // Upstream's message and fields (url, err), plus the client.
             let path = req.raw_url.split('?').next().unwrap_or("");
             log::debug(
                 "failed to parse URL",
                 &[("url", &path), ("source", &source_of(req)), ("err", &e)],
             );
-            return Response::error(400, &e.to_string());
-        }
-    };
+            PushError::Url(e)
+        })?;
     if req.method == Method::Delete {
         store.delete(&key);
-        return Response::empty(202);
+        return Ok(Outcome::Accepted);
     }
-    let ttl = match requested_ttl(req) {
-        Ok(t) => t,
-        Err(msg) => return Response::error(400, &msg),
-    };
-    let families = match read_families(req, settings) {
-        Ok(f) => f,
-        Err(resp) => return resp,
-    };
-    if let Err((status, msg)) = check_limits(&key, &families, &settings.limits) {
-        log::debug("push over a per-push limit", &[("err", &msg)]);
-        return Response::error(status, &msg);
-    }
+    let ttl = requested_ttl(req)?;
+    let families = read_families(req, settings)?;
+    check_limits(&key, &families, &settings.limits).inspect_err(|e| {
+        log::debug("push over a per-push limit", &[("err", e)]);
+    })?;
     let outcome = store.push(Push {
         key,
         families,
@@ -360,8 +453,8 @@ pub fn handle(
         ttl,
     });
     match (outcome, settings.mode) {
-        (PushOutcome::Applied, CheckMode::Checked) => Response::empty(200),
-        (PushOutcome::Applied, CheckMode::Unchecked) => Response::empty(202),
+        (PushOutcome::Applied, CheckMode::Checked) => Ok(Outcome::Stored),
+        (PushOutcome::Applied, CheckMode::Unchecked) => Ok(Outcome::Accepted),
         (PushOutcome::Rejected(r), CheckMode::Checked) => {
             let source = source_of(req);
             log::error(
@@ -372,14 +465,14 @@ pub fn handle(
                     ("err", &log::OneLine(&r)),
                 ],
             );
-            Response::error(400, &format!("{}: {}", INCONSISTENT_PREFIX, r))
+            Err(PushError::Inconsistent(r))
         }
         (PushOutcome::OverBudget(msg), _) => {
             log::warn(
                 "push over budget",
                 &[("source", &source_of(req)), ("err", &msg)],
             );
-            Response::error(429, &format!("push rejected: {}", msg))
+            Err(PushError::OverBudget(msg))
         }
         (PushOutcome::Rejected(r), CheckMode::Unchecked) => {
             let source = source_of(req);
@@ -391,7 +484,7 @@ pub fn handle(
                     ("err", &log::OneLine(&r)),
                 ],
             );
-            Response::empty(202)
+            Ok(Outcome::Accepted)
         }
     }
 }
@@ -402,40 +495,31 @@ fn check_limits(
     key: &GroupingKey,
     families: &[MetricFamily],
     limits: &PushLimits,
-) -> Result<(), (u16, String)> {
+) -> Result<(), PushError> {
     let over = |limit: usize, n: usize| limit > 0 && n > limit;
     if over(limits.families, families.len()) {
-        return Err((
-            413,
-            format!(
-                "push has {} metric families, more than the {} allowed by --push.max-families-per-push",
-                families.len(),
-                limits.families
-            ),
-        ));
+        return Err(PushError::TooMany(format!(
+            "push has {} metric families, more than the {} allowed by --push.max-families-per-push",
+            families.len(),
+            limits.families
+        )));
     }
     let series: usize = families.iter().map(|f| f.metrics.len()).sum();
     if over(limits.series, series) {
-        return Err((
-            413,
-            format!(
-                "push has {} series, more than the {} allowed by --push.max-series-per-push",
-                series, limits.series
-            ),
-        ));
+        return Err(PushError::TooMany(format!(
+            "push has {} series, more than the {} allowed by --push.max-series-per-push",
+            series, limits.series
+        )));
     }
     for f in families {
         if over(limits.metric_name_bytes, f.name.len()) {
             let head: String = f.name.chars().take(40).collect();
-            return Err((
-                400,
-                format!(
+            return Err(PushError::TooLong(format!(
                     "metric name {:?}... is {} bytes long, more than the {} allowed by --push.max-metric-name-length",
                     head,
                     f.name.len(),
                     limits.metric_name_bytes
-                ),
-            ));
+                )));
         }
     }
     let all_labels = families
@@ -443,15 +527,12 @@ fn check_limits(
         .flat_map(|f| f.metrics.iter().map(move |m| (f.name.as_str(), m)));
     for (name, m) in all_labels {
         if over(limits.labels_per_series, m.labels.len()) {
-            return Err((
-                400,
-                format!(
+            return Err(PushError::TooLong(format!(
                     "a series of {:?} has {} labels, more than the {} allowed by --push.max-labels-per-series",
                     name,
                     m.labels.len(),
                     limits.labels_per_series
-                ),
-            ));
+                )));
         }
         check_label_sizes(m.labels.iter(), limits)?;
     }
@@ -461,31 +542,25 @@ fn check_limits(
 fn check_label_sizes<'a>(
     labels: impl Iterator<Item = &'a Label>,
     limits: &PushLimits,
-) -> Result<(), (u16, String)> {
+) -> Result<(), PushError> {
     // Quote at most a prefix of the offending text: the message must stay one short line.
     let head = |s: &str| s.chars().take(40).collect::<String>();
     for l in labels {
         if limits.label_name_bytes > 0 && l.name.len() > limits.label_name_bytes {
-            return Err((
-                400,
-                format!(
+            return Err(PushError::TooLong(format!(
                     "label name {:?}... is {} bytes long, more than the {} allowed by --push.max-label-name-length",
                     head(&l.name),
                     l.name.len(),
                     limits.label_name_bytes
-                ),
-            ));
+                )));
         }
         if limits.label_value_bytes > 0 && l.value.len() > limits.label_value_bytes {
-            return Err((
-                400,
-                format!(
+            return Err(PushError::TooLong(format!(
                     "value of label {:?} is {} bytes long, more than the {} allowed by --push.max-label-value-length",
                     head(&l.name),
                     l.value.len(),
                     limits.label_value_bytes
-                ),
-            ));
+                )));
         }
     }
     Ok(())
@@ -500,19 +575,19 @@ pub const MAX_GROUP_TTL: std::time::Duration = std::time::Duration::from_secs(36
 
 /// The TTL asked for with the `Pushgate-Group-TTL` header, as a Go duration
 /// (`90s`, `1h30m`; `0` clears a previous one).
-fn requested_ttl(req: &Request) -> Result<Option<std::time::Duration>, String> {
+fn requested_ttl(req: &Request) -> Result<Option<std::time::Duration>, PushError> {
     let Some(raw) = req.header(TTL_HEADER) else {
         return Ok(None);
     };
     let ttl = crate::config::parse_duration(raw.trim())
-        .map_err(|e| format!("invalid {} header {:?}: {}", TTL_HEADER, raw, e))?;
+        .map_err(|e| PushError::Ttl(format!("invalid {} header {:?}: {}", TTL_HEADER, raw, e)))?;
     if ttl > MAX_GROUP_TTL {
-        return Err(format!(
+        return Err(PushError::Ttl(format!(
             "invalid {} header {:?}: at most {} allowed",
             TTL_HEADER,
             raw,
             crate::go::format_duration(MAX_GROUP_TTL)
-        ));
+        )));
     }
     Ok(Some(ttl))
 }
@@ -530,13 +605,12 @@ pub fn source_of(req: &Request) -> String {
     }
 }
 
-/// Bounded body → decompressed bytes → families, or the error response.
-fn read_families(req: &Request, settings: &PushSettings) -> Result<Vec<MetricFamily>, Response> {
+/// Bounded body → decompressed bytes → families.
+fn read_families(req: &Request, settings: &PushSettings) -> Result<Vec<MetricFamily>, PushError> {
     let raw = match &req.body {
         Body::Complete(bytes) => bytes.clone(),
         Body::TooLarge { limit } => {
-            let e = body::BodyError::TooLarge { limit: *limit };
-            return Err(Response::error(e.status(), &e.to_string()));
+            return Err(PushError::Body(body::BodyError::TooLarge { limit: *limit }));
         }
     };
     let bytes = body::decode(raw, req.header("Content-Encoding"), settings.max_body_bytes)
@@ -545,23 +619,22 @@ fn read_families(req: &Request, settings: &PushSettings) -> Result<Vec<MetricFam
                 "failed to decode body",
                 &[("source", &source_of(req)), ("err", &e)],
             );
-            Response::error(e.status(), &e.to_string())
+            PushError::Body(e)
         })?;
     let is_protobuf = req
         .header("Content-Type")
         .is_some_and(proto::is_delimited_content_type);
     let parsed = if is_protobuf {
-        proto::decode_delimited(&bytes, settings.names).map_err(|e| e.to_string())
+        proto::decode_delimited(&bytes, settings.names).map_err(PushError::Protobuf)
     } else {
-        exposition::parse(&bytes, settings.names).map_err(|e| e.to_string())
+        exposition::parse(&bytes, settings.names).map_err(PushError::Text)
     };
-    parsed.map_err(|msg| {
+    parsed.inspect_err(|e| {
         // Upstream's message for text and protobuf bodies alike.
         log::debug(
             "failed to parse text",
-            &[("source", &source_of(req)), ("err", &msg)],
+            &[("source", &source_of(req)), ("err", e)],
         );
-        Response::error(400, &msg)
     })
 }
 
@@ -968,6 +1041,78 @@ mod tests {
             raw("/metrics/job/%FF", ""),
             Err("label value for \"job\" in URL path is not valid UTF-8".into())
         );
+    }
+
+    #[test]
+    fn every_push_error_has_its_status_and_text() {
+        let too_large = body::BodyError::TooLarge { limit: 9 };
+        let corrupt = body::BodyError::Corrupt {
+            encoding: body::GZIP,
+            msg: "invalid gzip header".into(),
+        };
+        let cases: Vec<(PushError, u16, &str)> = vec![
+            (
+                PushError::Url(UrlError::JobRequired),
+                400,
+                "job name is required",
+            ),
+            (
+                PushError::Ttl("invalid Pushgate-Group-TTL header \"x\": bad".into()),
+                400,
+                "invalid Pushgate-Group-TTL header \"x\": bad",
+            ),
+            (
+                PushError::Body(too_large),
+                413,
+                "request body exceeds the limit of 9 bytes",
+            ),
+            (
+                PushError::Body(corrupt),
+                400,
+                "gzip: invalid gzip header",
+            ),
+            (
+                PushError::Text(exposition::parse::ParseError {
+                    line: 1,
+                    msg: "expected float as value, got \"\"".into(),
+                }),
+                400,
+                "text format parsing error in line 1: expected float as value, got \"\"",
+            ),
+            (
+                PushError::Protobuf(proto::DecodeError::new("unexpected EOF")),
+                400,
+                "unexpected EOF",
+            ),
+            (PushError::TooMany("3 > 2".into()), 413, "3 > 2"),
+            (PushError::TooLong("5 > 4".into()), 400, "5 > 4"),
+            (
+                PushError::Inconsistent(Rejection {
+                    problems: vec!["collected metric m was collected before".into()],
+                }),
+                400,
+                "pushed metrics are invalid or inconsistent with existing metrics: collected metric m was collected before",
+            ),
+            (
+                PushError::OverBudget("over --push.max-series".into()),
+                429,
+                "push rejected: over --push.max-series",
+            ),
+        ];
+        for (err, status, text) in cases {
+            assert_eq!(err.status(), status, "{err:?}");
+            let resp = answer(Err(err));
+            assert_eq!(resp.status, status);
+            assert_eq!(resp.body.to_vec(), format!("{text}\n").into_bytes());
+        }
+        assert_eq!(answer(Ok(Outcome::Stored)), Response::empty(200));
+        assert_eq!(answer(Ok(Outcome::Accepted)), Response::empty(202));
+    }
+
+    #[test]
+    fn push_errors_stay_small() {
+        // Every failed request moves one through a few frames.
+        assert!(std::mem::size_of::<PushError>() <= 80);
     }
 
     #[test]

@@ -15,11 +15,73 @@ use std::time::Instant;
 use crate::api;
 use crate::app::{App, ShutdownReason};
 use crate::go;
-use crate::http::{Method, Request, Response};
+use crate::http::{Method, Request, Response, Status};
 use crate::log;
 use crate::push;
 use crate::scrape;
 use crate::ui;
+
+/// Why the router answers a request itself instead of a handler.
+/// [`RouteError::status`] is the router's one status match (redirects
+/// take theirs from [`code_for`]); Display is the body, upstream's text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RouteError {
+    /// No route for the path (Go's mux text).
+    NotFound,
+    /// Routes for the path, none for the method; `Allow` lists these.
+    MethodNotAllowed(Vec<&'static str>),
+    /// GET or HEAD on `/-/quit`.
+    QuitNeedsPostOrPut,
+    /// `/-/quit` without `--web.enable-lifecycle`.
+    LifecycleDisabled,
+    /// A health check that includes the scrape found this problem.
+    Unhealthy(String),
+    /// The handler panicked (logged where it is caught).
+    Panicked,
+}
+
+impl RouteError {
+    pub fn status(&self) -> Status {
+        match self {
+            RouteError::NotFound => Status::NOT_FOUND,
+            RouteError::MethodNotAllowed(_) | RouteError::QuitNeedsPostOrPut => {
+                Status::METHOD_NOT_ALLOWED
+            }
+            RouteError::LifecycleDisabled => Status::FORBIDDEN,
+            RouteError::Unhealthy(_) | RouteError::Panicked => Status::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The answer. The two lifecycle texts go out without the newline Go's
+    /// `http.Error` adds, as upstream writes them.
+    pub fn response(&self) -> Response {
+        match self {
+            RouteError::NotFound => Response::not_found(),
+            RouteError::MethodNotAllowed(allowed) => Response::method_not_allowed(allowed),
+            RouteError::QuitNeedsPostOrPut | RouteError::LifecycleDisabled => {
+                Response::plain(self.status(), &self.to_string())
+            }
+            RouteError::Unhealthy(_) | RouteError::Panicked => {
+                Response::error(self.status(), &self.to_string())
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for RouteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RouteError::NotFound => f.write_str("404 page not found"),
+            RouteError::MethodNotAllowed(_) => f.write_str("Method Not Allowed"),
+            RouteError::QuitNeedsPostOrPut => f.write_str("Only POST or PUT requests allowed."),
+            RouteError::LifecycleDisabled => f.write_str("Lifecycle API is not enabled."),
+            RouteError::Unhealthy(first) => write!(f, "metrics cannot be gathered: {}", first),
+            RouteError::Panicked => f.write_str("Internal Server Error"),
+        }
+    }
+}
+
+impl std::error::Error for RouteError {}
 
 /// One route: where it is, when it exists, and what each method does.
 struct Route {
@@ -176,7 +238,7 @@ impl App {
                         ("panic", &what),
                     ],
                 );
-                Response::error(500, "Internal Server Error")
+                RouteError::Panicked.response()
             }
         }
     }
@@ -184,11 +246,11 @@ impl App {
     fn route(&self, req: &Request) -> Response {
         let path = req.path.as_slice();
         if let Some(clean) = cleaned(&req.raw_url) {
-            return redirect(&req.method, 301, &clean);
+            return redirect(&req.method, Status::MOVED_PERMANENTLY, &clean);
         }
         // Upstream registers GET /-/quit outside the prefix.
         if path == b"/-/quit" && matches!(req.method, Method::Get | Method::Head) {
-            return Response::plain(405, "Only POST or PUT requests allowed.");
+            return RouteError::QuitNeedsPostOrPut.response();
         }
         let rest: &[u8] = if self.prefix.is_empty() {
             path
@@ -201,7 +263,7 @@ impl App {
         } else {
             match path.strip_prefix(self.prefix.as_bytes()) {
                 Some(r) if r.starts_with(b"/") => r,
-                _ => return Response::not_found(),
+                _ => return RouteError::NotFound.response(),
             }
         };
         // Upstream answers every OPTIONS below the API root with CORS headers.
@@ -215,10 +277,10 @@ impl App {
             return self.no_match(req, rest);
         };
         if req.method == Method::Options {
-            return Response::empty(200).with_header("Allow", &route.allow().join(", "));
+            return Response::empty(Status::OK).with_header("Allow", &route.allow().join(", "));
         }
         let Some(handler) = route.handler(&req.method) else {
-            return Response::method_not_allowed(&route.allow());
+            return RouteError::MethodNotAllowed(route.allow()).response();
         };
         let started = Instant::now();
         let received_at = go::unix_nanos_now();
@@ -276,7 +338,7 @@ impl App {
             Action::Wipe => {
                 let n = self.store.wipe();
                 log::info("wiped metric store", &[("groups", &n)]);
-                Response::empty(202)
+                Response::empty(Status::ACCEPTED)
             }
             Action::DeleteGroups => api::delete_groups(req, &self.store),
         }
@@ -289,24 +351,28 @@ impl App {
         if self.config.health_includes_scrape {
             if let Err(problems) = self.store.exposition() {
                 let first = problems.problems.first().cloned().unwrap_or_default();
-                return Response::error(500, &format!("metrics cannot be gathered: {}", first));
+                return RouteError::Unhealthy(first).response();
             }
         }
-        Response::plain(200, "OK")
+        Response::plain(Status::OK, "OK")
     }
 
     fn quit(&self) -> Response {
         if !self.config.enable_lifecycle {
-            return Response::plain(403, "Lifecycle API is not enabled.");
+            return RouteError::LifecycleDisabled.response();
         }
         self.request_shutdown(ShutdownReason::QuitEndpoint);
-        Response::plain(200, "Requesting termination... Goodbye!")
+        Response::plain(Status::OK, "Requesting termination... Goodbye!")
     }
 
     /// No route: maybe a trailing-slash redirect, `/api/v1` → `/api/v1/`, or 404.
     fn no_match(&self, req: &Request, rest: &[u8]) -> Response {
         if rest == b"/api/v1" {
-            return redirect(&req.method, 301, &format!("{}/api/v1/", self.prefix));
+            return redirect(
+                &req.method,
+                Status::MOVED_PERMANENTLY,
+                &format!("{}/api/v1/", self.prefix),
+            );
         }
         // A push path with an empty job: upstream's router suggests the path
         // without the slash (which then has no route and 404s); for
@@ -321,19 +387,19 @@ impl App {
         }
         let toggled: Vec<u8> = match rest.strip_suffix(b"/") {
             Some(r) if !r.is_empty() => r.to_vec(),
-            Some(_) => return Response::not_found(),
+            Some(_) => return RouteError::NotFound.response(),
             None => [rest, b"/"].concat(),
         };
         // Only towards a route of this method, as upstream's router: `POST
         // /metrics/` is 404, not a redirect to the GET-only `/metrics`.
         if let Some(route) = self.match_path(&toggled) {
             if req.method != Method::Options && route.handler(&req.method).is_none() {
-                return Response::not_found();
+                return RouteError::NotFound.response();
             }
             let location = format!("{}{}", self.prefix, String::from_utf8_lossy(&toggled));
             return redirect(&req.method, code_for(&req.method), &location);
         }
-        Response::not_found()
+        RouteError::NotFound.response()
     }
 }
 
@@ -367,25 +433,21 @@ impl crate::server::Service for App {
 }
 
 /// 301 for GET (and HEAD), 307 otherwise, so a redirected PUT stays a PUT.
-fn code_for(method: &Method) -> u16 {
+fn code_for(method: &Method) -> Status {
     match method {
-        Method::Get | Method::Head => 301,
-        _ => 307,
+        Method::Get | Method::Head => Status::MOVED_PERMANENTLY,
+        _ => Status::TEMPORARY_REDIRECT,
     }
 }
 
 /// A redirect as Go's `http.Redirect` sends it: a small HTML body for GET
 /// and HEAD, no body (and no Content-Type) for other methods.
-fn redirect(method: &Method, code: u16, location: &str) -> Response {
+fn redirect(method: &Method, code: Status, location: &str) -> Response {
     let resp = Response::empty(code).with_header("Location", location);
     if !matches!(method, Method::Get | Method::Head) {
         return resp;
     }
-    let text = if code == 301 {
-        "Moved Permanently"
-    } else {
-        "Temporary Redirect"
-    };
+    let text = code.reason();
     let body = format!(
         "<a href=\"{}\">{}</a>.\n\n",
         crate::ui::escape(location),
@@ -500,6 +562,41 @@ mod tests {
         assert_eq!(label(Method::Get), Some("healthy"));
         assert_eq!(label(Method::Put), None);
         assert!(healthy.handler(&Method::Options).is_none());
+    }
+
+    #[test]
+    fn every_route_error_has_its_status_and_text() {
+        let cases: &[(RouteError, u16, &[u8])] = &[
+            (RouteError::NotFound, 404, b"404 page not found\n"),
+            (
+                RouteError::MethodNotAllowed(vec!["GET", "HEAD", "OPTIONS"]),
+                405,
+                b"Method Not Allowed\n",
+            ),
+            (
+                RouteError::QuitNeedsPostOrPut,
+                405,
+                b"Only POST or PUT requests allowed.",
+            ),
+            (
+                RouteError::LifecycleDisabled,
+                403,
+                b"Lifecycle API is not enabled.",
+            ),
+            (
+                RouteError::Unhealthy("m: x".into()),
+                500,
+                b"metrics cannot be gathered: m: x\n",
+            ),
+            (RouteError::Panicked, 500, b"Internal Server Error\n"),
+        ];
+        for (err, status, body) in cases {
+            let resp = err.response();
+            assert_eq!((resp.status, err.status()), (*status, (*status).into()));
+            assert_eq!(resp.body.to_vec(), *body, "{err:?}");
+        }
+        let resp = RouteError::MethodNotAllowed(vec!["GET", "HEAD", "OPTIONS"]).response();
+        assert_eq!(resp.header("Allow"), Some("GET, HEAD, OPTIONS"));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use crate::exposition::{self, NameEscaping};
 use crate::http::media::{self, MediaRange};
-use crate::http::{Request, Response, ResponseBody};
+use crate::http::{Request, Response, ResponseBody, Status};
 use crate::log;
 use crate::model::{Metric, MetricFamily, MetricType};
 use crate::proto;
@@ -73,7 +73,7 @@ pub fn handle(
             Err(problems) => return gather_failed(&problems),
         }
     };
-    let mut resp = Response::empty(200).with_header("Content-Type", &content_type);
+    let mut resp = Response::empty(Status::OK).with_header("Content-Type", &content_type);
     if gzip {
         resp = resp.with_header("Content-Encoding", "gzip");
     }
@@ -90,7 +90,7 @@ fn gather_failed(problems: &crate::store::Rejection) -> Response {
         "An error has occurred while serving metrics:\n\n{}",
         problems
     );
-    Response::error(500, &body)
+    Response::error(Status::INTERNAL_SERVER_ERROR, &body)
 }
 
 fn store_usage(store: &Store) -> telemetry::StoreUsage {

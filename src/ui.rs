@@ -12,7 +12,7 @@ mod status;
 
 use crate::config::Config;
 use crate::go;
-use crate::http::Response;
+use crate::http::{Response, Status};
 use crate::store::GroupSnapshot;
 use crate::telemetry::{self, BuildInfo};
 
@@ -70,7 +70,7 @@ pub fn asset(name: &str) -> Response {
         "prometheus.css" => (STYLE_CSS, "text/css; charset=utf-8"),
         _ => return Response::not_found(),
     };
-    Response::empty(200)
+    Response::empty(Status::OK)
         .with_header("Content-Type", content_type)
         .with_header("X-Content-Type-Options", "nosniff")
         // Revalidate each time: the files are tiny and must match the
@@ -83,7 +83,7 @@ pub fn asset(name: &str) -> Response {
 /// the one the URL names.
 pub fn page(groups: &[GroupSnapshot], ctx: &PageContext) -> Response {
     let html = render_page(groups, ctx);
-    Response::empty(200)
+    Response::empty(Status::OK)
         .with_header("Content-Type", "text/html; charset=utf-8")
         .with_header("Content-Security-Policy", CSP)
         .with_header("X-Content-Type-Options", "nosniff")

@@ -1,5 +1,5 @@
 //! Fixtures captured from the real upstream Pushgateway (tests/fixtures/, made by
-//! scripts/e2e/capture-fixtures.sh; §7, §8): upstream's protobuf scrape
+//! scripts/test/capture-fixtures.sh; §7, §8): upstream's protobuf scrape
 //! of a store holding every metric type (V1, V2 and a text body) is pushed back into a
 //! gateway group by group, and its protobuf and text expositions of those families must
 //! equal upstream's, up to the documented differences. Upstream's own and push-time

@@ -4,7 +4,7 @@
 //! A regression is a file name in the failure message, not a lucky run.
 //!
 //! `body_decode` runs without its heap bound here: that needs the counting
-//! global allocator only the fuzz binary installs (`scripts/fuzz.sh`).
+//! global allocator only the fuzz binary installs (`scripts/test/fuzz.sh`).
 
 use std::fs;
 use std::panic::{catch_unwind, AssertUnwindSafe};

@@ -1,6 +1,6 @@
 //! Migration from upstream Pushgateway (issue 17): persistence files written by
 //! Debian's upstream 1.5.1 (tests/fixtures/upstream-persistence/, made by
-//! scripts/capture-upstream-persistence.sh) are imported at start, the original is
+//! scripts/test/capture-upstream-persistence.sh) are imported at start, the original is
 //! kept, and the scrape equals upstream's own scrape of the same file after its
 //! restart; plus the wire-compatibility cases of the issue.
 

@@ -3,7 +3,7 @@
 //! oversized bodies, each to a fresh group. Every answer must be 200, 400 or
 //! 413, the process must survive, and a refused body must leave
 //! `/api/v1/metrics` byte-identical. A fixed seed keeps failures repeatable;
-//! the parsers' open-ended search lives in `fuzz/` (`scripts/fuzz.sh`).
+//! the parsers' open-ended search lives in `fuzz/` (`scripts/test/fuzz.sh`).
 
 use std::io::Write as _;
 use std::time::{Duration, Instant};

@@ -2,7 +2,7 @@
 //! listing, reconcile keeping the newest copy, fanned-out delete and wipe,
 //! and clear errors that change nothing for bad URLs, unreachable shards
 //! and shards without the admin API. The HAProxy topology is tested by
-//! scripts/test_shards.py.
+//! scripts/test/shards.py.
 
 use std::io::Read;
 use std::net::TcpListener;

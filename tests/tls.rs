@@ -1,6 +1,6 @@
 //! TLS from `tls_server_config` (issue 13): real clients (curl, Python's
 //! ssl, openssl s_client, rustls) against the binary, with certificates
-//! made at test time by scripts/make-test-certs.sh (openssl; installed by
+//! made at test time by scripts/test/make-certs.sh (openssl; installed by
 //! scripts/install-test-peers.sh). pushgate-only: upstream is not started.
 
 use std::io::{Read, Write};
@@ -23,14 +23,14 @@ fn pki() -> &'static Path {
         let dir = std::env::temp_dir().join(format!("pushgate-it-pki-{}", std::process::id()));
         let status = Command::new(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/scripts/make-test-certs.sh"
+            "/scripts/test/make-certs.sh"
         ))
         .arg(&dir)
         .status()
-        .expect("run scripts/make-test-certs.sh");
+        .expect("run scripts/test/make-certs.sh");
         assert!(
             status.success(),
-            "make-test-certs.sh failed (is openssl installed?)"
+            "make-certs.sh failed (is openssl installed?)"
         );
         dir
     })

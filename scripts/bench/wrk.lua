@@ -1,4 +1,4 @@
--- wrk script of scripts/bench.py: one request shape per run, set by environment.
+-- wrk script of scripts/bench/bench.py: one request shape per run, set by environment.
 --
 --   BENCH_METHOD  GET (default) or PUT
 --   BENCH_PATH    request path; "%d" in it is replaced by a group index

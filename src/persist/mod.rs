@@ -1435,12 +1435,12 @@ mod tests {
         assert_same_groups(&store.groups(), &restored.groups());
     }
 
-    // --- Benchmark (scripts/bench-persist.sh runs it in release mode)
+    // --- Benchmark (scripts/bench/bench-persist.sh runs it in release mode)
 
     /// Prints snapshot write time, file size and restart time. Sizes come
     /// from `PERSIST_BENCH_SERIES` (space-separated), default 100k and 1M.
     #[test]
-    #[ignore = "benchmark; run through scripts/bench-persist.sh"]
+    #[ignore = "benchmark; run through scripts/bench/bench-persist.sh"]
     fn persist_bench() {
         let sizes =
             std::env::var("PERSIST_BENCH_SERIES").unwrap_or_else(|_| "100000 1000000".into());

@@ -480,7 +480,7 @@ mod tests {
         }
     }
 
-    /// A file written by Debian's upstream 1.5.1 (see scripts/capture-upstream-persistence.sh).
+    /// A file written by Debian's upstream 1.5.1 (see scripts/test/capture-upstream-persistence.sh).
     const RICH: &[u8] = include_bytes!("../../tests/fixtures/upstream-persistence/rich.gob");
 
     #[test]

@@ -24,15 +24,22 @@ pub enum ChunkError {
     TrailersTooLarge,
 }
 
-impl std::fmt::Display for ChunkError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
+impl ChunkError {
+    /// The reason, for `HeadError::BadFraming`.
+    pub fn as_str(self) -> &'static str {
+        match self {
             ChunkError::BadSize => "invalid chunk size",
             ChunkError::SizeTooLarge => "chunk size too large",
             ChunkError::LineTooLong => "chunk line too long",
             ChunkError::MissingCrlf => "missing CRLF after chunk data",
             ChunkError::TrailersTooLarge => "trailers too large",
-        })
+        }
+    }
+}
+
+impl std::fmt::Display for ChunkError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

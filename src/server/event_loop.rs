@@ -21,6 +21,7 @@ use super::conn::{After, Conn, Phase, TlsStream, Transport};
 use super::epoll::Epoll;
 use super::pool::{Job, Replies, Token, Waker};
 use super::{Limits, Refusal, Service};
+use crate::http::Status;
 use crate::log;
 use crate::tls::ServerConfigSource;
 
@@ -344,9 +345,10 @@ impl Loop {
             // Nothing to evict: a fast, explicit refusal.
             self.service.refused(Refusal::ConnectionLimit);
             let _ = stream.set_nonblocking(true);
-            let body = "503 Service Unavailable: too many open connections";
+            let status = Status::SERVICE_UNAVAILABLE.line();
+            let body = format!("{status}: too many open connections");
             let answer = format!(
-                "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+                "HTTP/1.1 {status}\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
                 body.len()
             );
             let _ = (&stream).write(answer.as_bytes());

@@ -7,6 +7,9 @@
 //! → 501, both `Transfer-Encoding` and `Content-Length` → 400, an invalid or
 //! conflicting `Content-Length` → 400. Every error closes the connection.
 
+use super::Refusal;
+use crate::http::Status;
+
 /// Largest request head (request line and header fields), as Go's
 /// `http.DefaultMaxHeaderBytes`: 1 MiB. Larger heads get 431.
 pub const MAX_HEAD_BYTES: usize = 1 << 20;
@@ -45,7 +48,10 @@ pub struct Head {
     pub expect_continue: bool,
 }
 
-/// Why a head was refused. Each maps to one status and one refusal reason.
+/// Why the server refuses a request before any handler sees it: its head,
+/// its body framing (chunk syntax included) or its target's escapes. Each
+/// maps to one status ([`HeadError::status`], the one status match of the
+/// server's own refusals) and one refusal reason.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum HeadError {
     /// Over [`MAX_HEAD_BYTES`] before the end of the head: 431.
@@ -56,33 +62,54 @@ pub enum HeadError {
     /// bytes, missing `Host`): 400.
     Malformed(&'static str),
     /// Conflicting or invalid body framing (`Content-Length`,
-    /// `Transfer-Encoding`): 400.
+    /// `Transfer-Encoding`, chunk syntax): 400.
     BadFraming(&'static str),
+    /// A malformed `%` escape in the target's path (found after the head is
+    /// parsed; the bytes from the `%` on): 400.
+    BadEscape(Vec<u8>),
     /// A transfer coding other than exactly `chunked`: 501.
     UnsupportedTransferEncoding,
 }
 
 impl HeadError {
     /// The status code the client gets.
-    pub fn status(&self) -> u16 {
+    pub fn status(&self) -> Status {
         match self {
-            HeadError::TooLarge | HeadError::TooManyHeaders => 431,
-            HeadError::Malformed(_) | HeadError::BadFraming(_) => 400,
-            HeadError::UnsupportedTransferEncoding => 501,
+            HeadError::TooLarge | HeadError::TooManyHeaders => Status::HEADER_FIELDS_TOO_LARGE,
+            HeadError::Malformed(_) | HeadError::BadFraming(_) | HeadError::BadEscape(_) => {
+                Status::BAD_REQUEST
+            }
+            HeadError::UnsupportedTransferEncoding => Status::NOT_IMPLEMENTED,
+        }
+    }
+
+    /// The `reason` label it is counted under.
+    pub fn refusal(&self) -> Refusal {
+        match self {
+            HeadError::TooLarge => Refusal::HeadTooLarge,
+            HeadError::TooManyHeaders => Refusal::TooManyHeaders,
+            HeadError::Malformed(_) | HeadError::BadEscape(_) => Refusal::BadRequest,
+            HeadError::BadFraming(_) | HeadError::UnsupportedTransferEncoding => {
+                Refusal::BadFraming
+            }
         }
     }
 
     /// The one-line body, as Go's server words it.
     pub fn message(&self) -> String {
         match self {
-            HeadError::TooLarge => "431 Request Header Fields Too Large".to_string(),
+            HeadError::TooLarge => self.status().line(),
             HeadError::TooManyHeaders => {
                 format!(
-                    "431 Request Header Fields Too Large: more than {MAX_HEADERS} header fields"
+                    "{}: more than {MAX_HEADERS} header fields",
+                    self.status().line()
                 )
             }
             HeadError::Malformed(why) | HeadError::BadFraming(why) => {
-                format!("400 Bad Request: {why}")
+                format!("{}: {why}", self.status().line())
+            }
+            HeadError::BadEscape(bad) => {
+                format!("invalid URL escape {}", crate::go::quote(bad))
             }
             HeadError::UnsupportedTransferEncoding => "Unsupported transfer encoding".to_string(),
         }

@@ -13,7 +13,7 @@ use std::thread::JoinHandle;
 use std::time::Instant;
 
 use super::Service;
-use crate::http::{Request, Response};
+use crate::http::{Request, Response, Status};
 use crate::log;
 
 /// Identifies a connection in the I/O thread: slot index and generation.
@@ -192,6 +192,6 @@ fn guarded<T>(req: &Request, f: impl FnOnce() -> T) -> Result<T, Response> {
                 ("panic", &what),
             ],
         );
-        Response::error(500, "Internal Server Error")
+        Response::error(Status::INTERNAL_SERVER_ERROR, "Internal Server Error")
     })
 }

@@ -4,7 +4,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::http::{Response, ResponseBody};
+use crate::http::{Response, ResponseBody, Status};
 use crate::log;
 
 /// Bodies up to this size are copied behind the head; larger ones and
@@ -111,9 +111,7 @@ fn chunk(body: &ResponseBody, i: usize) -> Option<&[u8]> {
 /// could otherwise split the response).
 fn encode_head(resp: &Response, how: Framed) -> Vec<u8> {
     let mut out = Vec::with_capacity(256);
-    out.extend_from_slice(
-        format!("HTTP/1.1 {} {}\r\n", resp.status, reason(resp.status)).as_bytes(),
-    );
+    out.extend_from_slice(format!("HTTP/1.1 {}\r\n", resp.status().line()).as_bytes());
     for (name, value) in &resp.headers {
         let reserved = ["content-length", "connection", "date", "transfer-encoding"]
             .iter()
@@ -132,7 +130,9 @@ fn encode_head(resp: &Response, how: Framed) -> Vec<u8> {
         push_header(&mut out, name, value);
     }
     push_header(&mut out, "Date", &http_date(SystemTime::now()));
-    let bodiless = (100..200).contains(&resp.status) || resp.status == 204 || resp.status == 304;
+    let status = resp.status();
+    let bodiless = (Status::CONTINUE..Status::OK).contains(&status)
+        || matches!(status, Status::NO_CONTENT | Status::NOT_MODIFIED);
     if !bodiless {
         push_header(&mut out, "Content-Length", &resp.body.len().to_string());
     }
@@ -150,40 +150,6 @@ fn push_header(out: &mut Vec<u8>, name: &str, value: &str) {
     out.extend_from_slice(b": ");
     out.extend_from_slice(value.as_bytes());
     out.extend_from_slice(b"\r\n");
-}
-
-/// The reason phrase of a status code (RFC 9110 names).
-pub fn reason(status: u16) -> &'static str {
-    match status {
-        100 => "Continue",
-        200 => "OK",
-        201 => "Created",
-        202 => "Accepted",
-        204 => "No Content",
-        301 => "Moved Permanently",
-        302 => "Found",
-        304 => "Not Modified",
-        307 => "Temporary Redirect",
-        308 => "Permanent Redirect",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        406 => "Not Acceptable",
-        408 => "Request Timeout",
-        409 => "Conflict",
-        411 => "Length Required",
-        413 => "Request Entity Too Large",
-        415 => "Unsupported Media Type",
-        429 => "Too Many Requests",
-        431 => "Request Header Fields Too Large",
-        500 => "Internal Server Error",
-        501 => "Not Implemented",
-        503 => "Service Unavailable",
-        505 => "HTTP Version Not Supported",
-        _ => "Unknown",
-    }
 }
 
 /// An IMF-fixdate (RFC 9110, section 5.6.7): `Sun, 06 Nov 1994 08:49:37 GMT`.

@@ -1,6 +1,6 @@
 //! In-memory handshakes between a rustls client and the server
 //! configuration `tls` builds: versions, suites, client certificates, SANs
-//! and reloading. Certificates come from scripts/make-test-certs.sh
+//! and reloading. Certificates come from scripts/test/make-certs.sh
 //! (openssl), made once per test process.
 
 use std::fs;

@@ -1,7 +1,7 @@
-// Shared by the UI test and scripts/ui-screenshots.mjs: start a pushgate
+// Shared by the UI test and scripts/docs/ui-screenshots.mjs: start a pushgate
 // child on 127.0.0.1:0, talk HTTP to it, and launch the system chromium
 // through playwright-core. Settings come from the environment that
-// tests/ui/run.sh (or scripts/ui-screenshots.sh) prepares.
+// tests/ui/run.sh (or scripts/docs/ui-screenshots.sh) prepares.
 import { spawn } from "node:child_process";
 import { createRequire } from "node:module";
 import { mkdtempSync, rmSync } from "node:fs";

@@ -9,17 +9,11 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${1:-$root/target/debug/pushgate}
 node_dir=$root/target/ui-node
-playwright_version=1.65.1
 
 [ -x "$bin" ] || { echo "ui test: no pushgate binary at $bin (run cargo build)" >&2; exit 2; }
+"$root/scripts/install-test-peers.sh" --ui
 chromium=${CHROMIUM:-$(command -v chromium || command -v chromium-browser || true)}
-[ -n "$chromium" ] || { echo "ui test: chromium not found (apt-get install -y chromium)" >&2; exit 2; }
-
-if [ ! -f "$node_dir/node_modules/playwright-core/package.json" ]; then
-    mkdir -p "$node_dir"
-    [ -f "$node_dir/package.json" ] || echo '{"private":true}' > "$node_dir/package.json"
-    (cd "$node_dir" && npm install --no-audit --no-fund --silent "playwright-core@$playwright_version")
-fi
+[ -n "$chromium" ] || { echo "ui test: chromium not found" >&2; exit 2; }
 
 export PUSHGATE_BIN=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
 export CHROMIUM="$chromium" UI_NODE_DIR="$node_dir"

@@ -13,7 +13,7 @@ use super::super::wire::{Framed, Output};
 use super::super::Refusal;
 use super::{Loop, LINGER};
 use crate::http::percent;
-use crate::http::{Body, Method, Request, Response};
+use crate::http::{Body, Method, Request, Response, Status};
 
 impl Loop {
     /// Moves the connection on with the bytes in its buffer: completes a
@@ -93,8 +93,7 @@ impl Loop {
                             match decoder.feed(&conn.buf, &mut state.body) {
                                 Ok(n) => (n, decoder.is_done()),
                                 Err(e) => {
-                                    let msg = format!("400 Bad Request: {e}");
-                                    self.refuse(token, 400, &msg, Refusal::BadFraming);
+                                    self.refuse_head(token, HeadError::BadFraming(e.as_str()));
                                     return;
                                 }
                             }
@@ -163,13 +162,13 @@ impl Loop {
         let path = match percent::decode(raw_path.as_bytes()) {
             Ok(p) => p,
             Err(bad) => {
-                let msg = format!("invalid URL escape {}", crate::go::quote(bad));
+                let e = HeadError::BadEscape(bad.to_vec());
                 let mut framed = framed;
                 // An unread body would be taken for the next request.
                 framed.close |= head.framing != Framing::Empty;
                 conn.phase = Phase::Handling(framed);
-                self.service.refused(Refusal::BadRequest);
-                self.respond(token, Response::error(400, &msg));
+                self.service.refused(e.refusal());
+                self.respond(token, Response::error(e.status(), &e.message()));
                 return;
             }
         };
@@ -359,21 +358,13 @@ impl Loop {
         }
     }
 
-    /// Answers a malformed head and closes.
+    /// Answers a malformed head or body framing and closes.
     fn refuse_head(&mut self, token: Token, e: HeadError) {
-        let refusal = match &e {
-            HeadError::TooLarge => Refusal::HeadTooLarge,
-            HeadError::TooManyHeaders => Refusal::TooManyHeaders,
-            HeadError::Malformed(_) => Refusal::BadRequest,
-            HeadError::BadFraming(_) | HeadError::UnsupportedTransferEncoding => {
-                Refusal::BadFraming
-            }
-        };
-        self.refuse(token, e.status(), &e.message(), refusal);
+        self.refuse(token, e.status(), &e.message(), e.refusal());
     }
 
     /// Answers `status` with `message` and closes, whatever the phase.
-    fn refuse(&mut self, token: Token, status: u16, message: &str, refusal: Refusal) {
+    fn refuse(&mut self, token: Token, status: Status, message: &str, refusal: Refusal) {
         self.service.refused(refusal);
         let Some(conn) = self.conn_mut(token) else {
             return;
