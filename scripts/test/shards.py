@@ -277,10 +277,7 @@ def check_keys(c, binary, tmp):
         if differs:
             divergent.append((path, agrees))
             c.check(f"Lua key (split, then decode) {name}", lua_ok, f"lua {key!r} want {want_key!r}")
-            if EXPECT_PER_SEGMENT:
-                c.check(f"pushgate decodes per segment: {name}", agrees, got)
-            else:
-                print(f"      pushgate {'agrees' if agrees else 'differs'}: {got!r}")
+            c.check(f"pushgate decodes per segment: {name}", agrees, got)
             continue
         c.check(f"Lua key {name}", lua_ok and agrees,
                 f"lua {key!r} route {route}; table {want_key!r}; pushgate {got!r}")
@@ -332,9 +329,6 @@ def haproxy_config(tmp, port, shards, name="haproxy.cfg"):
 GROUPS = 300
 # --hash-type: measure another hash-type line than the shipped one.
 HASH_TYPE = None
-# --expect-per-segment: paths with %2F inside a segment must agree too (once
-# pushgate splits the path before percent-decoding each segment).
-EXPECT_PER_SEGMENT = False
 
 
 def group_labels(i):
@@ -701,13 +695,10 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pushgate", default=gwlib.default_pushgate())
     ap.add_argument("--only", choices=["keys", "shards"])
-    ap.add_argument("--expect-per-segment", action="store_true",
-                    help="fail unless pushgate agrees on the paths with %%2F inside a segment")
     ap.add_argument("--hash-type", help="replace the shipped 'hash-type consistent' (measuring only)")
     args = ap.parse_args()
-    global HASH_TYPE, EXPECT_PER_SEGMENT
+    global HASH_TYPE
     HASH_TYPE = args.hash_type
-    EXPECT_PER_SEGMENT = args.expect_per_segment
     gwlib.exit_on_sigterm()
     for tool in ("haproxy", "prometheus"):
         if not shutil.which(tool):
