@@ -280,6 +280,20 @@ impl Family {
         }
     }
 
+    /// Replaces the entry with `key` in place (a push writing a series
+    /// again under the same labels): one search instead of a removal and
+    /// an insertion. Inserts when the key is missing.
+    fn overwrite(&mut self, key: SeriesKey, kind: MetricType, metric: &[u8]) {
+        let at = self.chunks.partition_point(|c| c.before(&key));
+        if let Some(chunk) = self.chunks.get_mut(at) {
+            if let Ok(i) = chunk.entries.binary_search_by(|e| e.cmp_key(&key)) {
+                chunk.entries_mut()[i] = Entry::new(key, kind, metric);
+                return;
+            }
+        }
+        self.insert(key, kind, metric);
+    }
+
     fn is_empty(&self) -> bool {
         self.chunks.is_empty()
     }
@@ -309,6 +323,39 @@ impl Exposition {
         for (i, m) in family.metrics.iter().enumerate() {
             let metric = crate::proto::encode_metric(m);
             slot.insert(SeriesKey::new(m, gid, i), family.kind, &metric);
+        }
+    }
+
+    /// Replaces the series of `old` by those of `new` (same name) in group
+    /// `gid`: a series at the same position with the same labels keeps its
+    /// place and is overwritten, the rest are removed and inserted.
+    pub fn replace(&mut self, gid: &GroupId, old: &MetricFamily, new: &MetricFamily) {
+        if old.metrics.is_empty() || new.metrics.is_empty() || old.name != new.name {
+            self.remove(gid, old);
+            self.add(gid, new);
+            return;
+        }
+        let Some(slot) = self.families.get_mut(old.name.as_str()) else {
+            self.add(gid, new);
+            return;
+        };
+        reset(&mut slot.head);
+        for i in 0..old.metrics.len().max(new.metrics.len()) {
+            match (old.metrics.get(i), new.metrics.get(i)) {
+                (Some(o), Some(n)) if o.labels == n.labels => {
+                    let metric = crate::proto::encode_metric(n);
+                    slot.overwrite(SeriesKey::new(n, gid, i), new.kind, &metric);
+                }
+                (o, n) => {
+                    if let Some(o) = o {
+                        slot.remove(&SeriesKey::new(o, gid, i));
+                    }
+                    if let Some(n) = n {
+                        let metric = crate::proto::encode_metric(n);
+                        slot.insert(SeriesKey::new(n, gid, i), new.kind, &metric);
+                    }
+                }
+            }
         }
     }
 

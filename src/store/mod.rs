@@ -889,6 +889,20 @@ impl State {
         if let Some(expo) = &mut self.expo {
             expo.add(gid, family);
         }
+        self.consistency_add(gid, family);
+    }
+
+    /// `index_remove` then `index_add` for a family written again; the
+    /// exposition overwrites the series that kept their labels in place.
+    fn index_replace(&mut self, gid: &GroupId, old: &MetricFamily, new: &MetricFamily) {
+        if let Some(expo) = &mut self.expo {
+            expo.replace(gid, old, new);
+        }
+        self.consistency_remove(gid, old);
+        self.consistency_add(gid, new);
+    }
+
+    fn consistency_add(&mut self, gid: &GroupId, family: &MetricFamily) {
         let hashes = family.metrics.iter().map(|m| label_hash(&m.labels));
         self.index_add_hashed(gid, &family.name, family.kind, hashes);
     }
@@ -922,6 +936,10 @@ impl State {
         if let Some(expo) = &mut self.expo {
             expo.remove(gid, family);
         }
+        self.consistency_remove(gid, family);
+    }
+
+    fn consistency_remove(&mut self, gid: &GroupId, family: &MetricFamily) {
         let Some(idx) = self.index.get_mut(&family.name) else {
             return;
         };
@@ -965,10 +983,10 @@ impl State {
             .groups
             .get_mut(gid)
             .and_then(|g| g.families.remove(&family.name));
-        if let Some(old) = old {
-            self.index_remove(gid, &old.family());
+        match old {
+            Some(old) => self.index_replace(gid, &old.family(), &family),
+            None => self.index_add(gid, &family),
         }
-        self.index_add(gid, &family);
         if let Some(group) = self.groups.get_mut(gid) {
             group
                 .families
@@ -1025,7 +1043,14 @@ impl State {
                 .groups
                 .get_mut(&gid)
                 .map(|g| {
-                    let keep = |n: &str| n == PUSH_FAILURE_TIME_METRIC;
+                    // Families this push writes again are replaced by
+                    // `set_family` below, which keeps the series whose
+                    // labels did not change in place in the exposition.
+                    let keep = |n: &str| {
+                        n == PUSH_FAILURE_TIME_METRIC
+                            || n == PUSH_TIME_METRIC
+                            || families.iter().any(|f| f.name == n)
+                    };
                     let names: Vec<String> = g
                         .families
                         .keys()
