@@ -32,6 +32,9 @@ const CHUNK_MAX: usize = 128;
 #[cfg(test)]
 const CHUNK_MAX: usize = 8;
 
+/// Entries a full chunk grows by when one is inserted.
+const CHUNK_GROWTH: usize = 8;
+
 /// Where a series sorts in its family's output.
 struct SeriesKey {
     /// The label count (big-endian u32), then each label value with its
@@ -241,7 +244,15 @@ impl Family {
         let entries = self.chunks[at].entries_mut();
         match entries.binary_search_by(|e| e.cmp_key(&key)) {
             Ok(i) => entries[i] = Entry::new(key, kind, metric),
-            Err(i) => entries.insert(i, Entry::new(key, kind, metric)),
+            Err(i) => {
+                // Grow by a few entries, not by doubling: a chunk of 65
+                // would otherwise keep room for 130 (~1.5 KB unused per
+                // chunk, ~15 bytes per stored series).
+                if entries.len() == entries.capacity() {
+                    entries.reserve_exact(CHUNK_GROWTH);
+                }
+                entries.insert(i, Entry::new(key, kind, metric));
+            }
         }
         if entries.len() > CHUNK_MAX {
             let tail = entries.split_off(entries.len() / 2);
