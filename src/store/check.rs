@@ -1,4 +1,4 @@
-//! The consistency rules of a push and of the stored whole (spec §7.5):
+//! The consistency rules of a push (§5.6) and of the stored whole (§7.5):
 //! type conflicts, duplicate series across groups, suffix collisions of
 //! summaries and histograms, and the problems visible from a push alone
 //! (timestamps, values, label names). The store calls these under its lock;
