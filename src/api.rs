@@ -7,7 +7,8 @@
 //! read the store itself: callers pass a snapshot.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::go::{format_float, rfc3339_nanos};
@@ -74,21 +75,36 @@ pub fn metrics(groups: &[GroupSnapshot]) -> Response {
 /// series).
 #[derive(Default)]
 pub struct MetricsCache {
-    groups: Mutex<HashMap<Vec<u8>, KeptGroup>>,
+    kept: Mutex<Kept>,
+}
+
+#[derive(Default)]
+struct Kept {
+    groups: HashMap<Vec<u8>, KeptGroup>,
+    /// When the kept JSON was last read (`None` while nothing is kept).
+    last_read: Option<Instant>,
 }
 
 /// One group's JSON, preceded by a comma, and the families it was written
-/// from (held, so that their addresses cannot be reused by new families).
+/// from. Weak pointers: a family a push replaced is freed at once, and its
+/// address cannot be reused by a new family while a weak pointer holds it.
 struct KeptGroup {
-    families: Vec<Arc<TimestampedFamily>>,
+    families: Vec<Weak<TimestampedFamily>>,
     json: Arc<[u8]>,
 }
+
+/// How long the kept JSON outlives the last `/api/v1/metrics` read. A page
+/// or dashboard polling the API keeps it; a one-off read does not hold the
+/// JSON of every group (~150 bytes per series) for the life of the process.
+pub const METRICS_CACHE_IDLE: Duration = Duration::from_secs(30);
 
 impl MetricsCache {
     /// The current `/api/v1/metrics` response.
     pub fn response(&self, store: &Store) -> Response {
         let groups = store.groups();
-        let mut kept = self.groups.lock().unwrap_or_else(|p| p.into_inner());
+        let mut all = self.kept.lock().unwrap_or_else(|p| p.into_inner());
+        all.last_read = Some(Instant::now());
+        let kept = &mut all.groups;
         let mut next = HashMap::with_capacity(groups.len());
         let mut pieces: Vec<Arc<[u8]>> = Vec::with_capacity(groups.len() + 2);
         pieces.push(Arc::from(&b"{\"status\":\"success\",\"data\":["[..]));
@@ -101,7 +117,7 @@ impl MetricsCache {
                     json.push(',');
                     write_group(&mut json, group);
                     KeptGroup {
-                        families: group.families.clone(),
+                        families: group.families.iter().map(Arc::downgrade).collect(),
                         json: json.into_bytes().into(),
                     }
                 }
@@ -115,16 +131,28 @@ impl MetricsCache {
             next.insert(id, entry);
         }
         *kept = next;
-        drop(kept);
+        drop(all);
         pieces.push(Arc::from(&b"]}"[..]));
         with_cors(Response::empty(Status::OK))
             .with_header("Content-Type", APPLICATION_JSON)
             .with_body(ResponseBody::Pieces(pieces))
     }
+
+    /// Drops the kept JSON when no read came for `idle`; the next read
+    /// writes every group again. Called by the expiry thread.
+    pub fn forget_if_idle(&self, idle: Duration) {
+        let mut all = self.kept.lock().unwrap_or_else(|p| p.into_inner());
+        if all.last_read.is_some_and(|t| t.elapsed() >= idle) {
+            *all = Kept::default();
+        }
+    }
 }
 
-fn same_families(a: &[Arc<TimestampedFamily>], b: &[Arc<TimestampedFamily>]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| Arc::ptr_eq(x, y))
+fn same_families(a: &[Weak<TimestampedFamily>], b: &[Arc<TimestampedFamily>]) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|(x, y)| std::ptr::eq(x.as_ptr(), Arc::as_ptr(y)))
 }
 
 /// `DELETE /api/v1/groups?match[]=<selector>`: deletes every group matched
@@ -484,6 +512,38 @@ mod cache_tests {
                 );
             }
         }
+    }
+
+    /// An idle cache forgets its JSON; a recent read keeps it; the answer
+    /// after forgetting is the full render again.
+    #[test]
+    fn idle_cache_forgets_its_json() {
+        let store = Store::new(vec![], CheckMode::Checked, NameValidation::Legacy);
+        let cache = MetricsCache::default();
+        let mut family = crate::model::MetricFamily::new("m", MetricType::Untyped);
+        family.metrics.push(crate::model::Metric {
+            labels: vec![],
+            value: crate::model::Value::Untyped(1.0),
+            timestamp_ms: None,
+        });
+        store.push(Push {
+            key: GroupingKey::new([Label::new("job", "a")]),
+            families: vec![family],
+            replace_group: true,
+            received_at: 1,
+            ttl: None,
+        });
+        let first = cache.response(&store);
+        let kept = |c: &MetricsCache| c.kept.lock().map(|k| k.groups.len()).unwrap_or(0);
+        cache.forget_if_idle(Duration::from_secs(3600));
+        assert_eq!(kept(&cache), 1, "read just now: kept");
+        cache.forget_if_idle(Duration::ZERO);
+        assert_eq!(kept(&cache), 0, "idle: forgotten");
+        assert_eq!(cache.response(&store), first);
+        assert_eq!(
+            cache.response(&store).body.to_vec(),
+            metrics(&store.groups()).body.to_vec()
+        );
     }
 
     #[test]

@@ -32,6 +32,9 @@ const CHUNK_MAX: usize = 128;
 #[cfg(test)]
 const CHUNK_MAX: usize = 8;
 
+/// Entries a full chunk grows by when one is inserted.
+const CHUNK_GROWTH: usize = 8;
+
 /// Where a series sorts in its family's output.
 struct SeriesKey {
     /// The label count (big-endian u32), then each label value with its
@@ -241,7 +244,15 @@ impl Family {
         let entries = self.chunks[at].entries_mut();
         match entries.binary_search_by(|e| e.cmp_key(&key)) {
             Ok(i) => entries[i] = Entry::new(key, kind, metric),
-            Err(i) => entries.insert(i, Entry::new(key, kind, metric)),
+            Err(i) => {
+                // Grow by a few entries, not by doubling: a chunk of 65
+                // would otherwise keep room for 130 (~1.5 KB unused per
+                // chunk, ~15 bytes per stored series).
+                if entries.len() == entries.capacity() {
+                    entries.reserve_exact(CHUNK_GROWTH);
+                }
+                entries.insert(i, Entry::new(key, kind, metric));
+            }
         }
         if entries.len() > CHUNK_MAX {
             let tail = entries.split_off(entries.len() / 2);
@@ -280,6 +291,20 @@ impl Family {
         }
     }
 
+    /// Replaces the entry with `key` in place (a push writing a series
+    /// again under the same labels): one search instead of a removal and
+    /// an insertion. Inserts when the key is missing.
+    fn overwrite(&mut self, key: SeriesKey, kind: MetricType, metric: &[u8]) {
+        let at = self.chunks.partition_point(|c| c.before(&key));
+        if let Some(chunk) = self.chunks.get_mut(at) {
+            if let Ok(i) = chunk.entries.binary_search_by(|e| e.cmp_key(&key)) {
+                chunk.entries_mut()[i] = Entry::new(key, kind, metric);
+                return;
+            }
+        }
+        self.insert(key, kind, metric);
+    }
+
     fn is_empty(&self) -> bool {
         self.chunks.is_empty()
     }
@@ -309,6 +334,39 @@ impl Exposition {
         for (i, m) in family.metrics.iter().enumerate() {
             let metric = crate::proto::encode_metric(m);
             slot.insert(SeriesKey::new(m, gid, i), family.kind, &metric);
+        }
+    }
+
+    /// Replaces the series of `old` by those of `new` (same name) in group
+    /// `gid`: a series at the same position with the same labels keeps its
+    /// place and is overwritten, the rest are removed and inserted.
+    pub fn replace(&mut self, gid: &GroupId, old: &MetricFamily, new: &MetricFamily) {
+        if old.metrics.is_empty() || new.metrics.is_empty() || old.name != new.name {
+            self.remove(gid, old);
+            self.add(gid, new);
+            return;
+        }
+        let Some(slot) = self.families.get_mut(old.name.as_str()) else {
+            self.add(gid, new);
+            return;
+        };
+        reset(&mut slot.head);
+        for i in 0..old.metrics.len().max(new.metrics.len()) {
+            match (old.metrics.get(i), new.metrics.get(i)) {
+                (Some(o), Some(n)) if o.labels == n.labels => {
+                    let metric = crate::proto::encode_metric(n);
+                    slot.overwrite(SeriesKey::new(n, gid, i), new.kind, &metric);
+                }
+                (o, n) => {
+                    if let Some(o) = o {
+                        slot.remove(&SeriesKey::new(o, gid, i));
+                    }
+                    if let Some(n) = n {
+                        let metric = crate::proto::encode_metric(n);
+                        slot.insert(SeriesKey::new(n, gid, i), new.kind, &metric);
+                    }
+                }
+            }
         }
     }
 
