@@ -95,6 +95,20 @@ pub fn warn(msg: &str, fields: Fields) {
 }
 
 #[track_caller]
+/// Logs a panic caught while answering a request for `path`: the payload's
+/// message when it is a string, as the default panic hook would print it.
+pub fn request_panicked(path: &[u8], payload: &(dyn std::any::Any + Send)) {
+    let what = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_string());
+    error(
+        "request handler panicked",
+        &[("path", &String::from_utf8_lossy(path)), ("panic", &what)],
+    );
+}
+
 pub fn error(msg: &str, fields: Fields) {
     log(Level::Error, Location::caller(), msg, fields)
 }

@@ -226,18 +226,7 @@ impl App {
         match catch_unwind(AssertUnwindSafe(f)) {
             Ok(resp) => resp,
             Err(panic) => {
-                let what = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "unknown panic".to_string());
-                log::error(
-                    "request handler panicked",
-                    &[
-                        ("path", &String::from_utf8_lossy(&req.path)),
-                        ("panic", &what),
-                    ],
-                );
+                log::request_panicked(&req.path, panic.as_ref());
                 RouteError::Panicked.response()
             }
         }

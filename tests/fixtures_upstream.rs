@@ -7,49 +7,14 @@
 
 use std::collections::BTreeMap;
 
-use crate::util::{self, pb_bytes, pb_delimited, pb_fields, Gateway, PROTO_CONTENT_TYPE};
+use crate::util::{
+    self, pb_bytes, pb_delimited, pb_fields, Gateway, FLOAT_HISTOGRAM_COUNTS, PROTO_CONTENT_TYPE,
+};
 
 const UPSTREAM_PROTO_SCRAPE: &[u8] = include_bytes!("fixtures/upstream-scrape.pb");
 const UPSTREAM_TEXT_SCRAPE: &str = include_str!("fixtures/upstream-scrape.txt");
 const PROTO_ACCEPT: &str =
     "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited";
-
-/// §16 #8: upstream prints 0 for the counts of float histograms in text; pushgate
-/// prints the float counts. Pairs of (upstream line, pushgate line).
-const FLOAT_HISTOGRAM_COUNTS: &[(&str, &str)] = &[
-    (
-        r#"histogram_metric_bucket{instance="v1",job="fixture",le="+Inf"} 0"#,
-        r#"histogram_metric_bucket{instance="v1",job="fixture",le="+Inf"} 20"#,
-    ),
-    (
-        r#"histogram_metric_count{instance="v1",job="fixture"} 0"#,
-        r#"histogram_metric_count{instance="v1",job="fixture"} 20"#,
-    ),
-    (
-        r#"mfh_bucket{instance="v2",job="fixture",testing="float classic histogram",le="250000"} 0"#,
-        r#"mfh_bucket{instance="v2",job="fixture",testing="float classic histogram",le="250000"} 3"#,
-    ),
-    (
-        r#"mfh_bucket{instance="v2",job="fixture",testing="float classic histogram",le="500000"} 0"#,
-        r#"mfh_bucket{instance="v2",job="fixture",testing="float classic histogram",le="500000"} 17"#,
-    ),
-    (
-        r#"mfh_bucket{instance="v2",job="fixture",testing="float classic histogram",le="+Inf"} 0"#,
-        r#"mfh_bucket{instance="v2",job="fixture",testing="float classic histogram",le="+Inf"} 20"#,
-    ),
-    (
-        r#"mfh_count{instance="v2",job="fixture",testing="float classic histogram"} 0"#,
-        r#"mfh_count{instance="v2",job="fixture",testing="float classic histogram"} 20"#,
-    ),
-    (
-        r#"mfh_bucket{instance="v2",job="fixture",testing="float native histogram",le="+Inf"} 0"#,
-        r#"mfh_bucket{instance="v2",job="fixture",testing="float native histogram",le="+Inf"} 20"#,
-    ),
-    (
-        r#"mfh_count{instance="v2",job="fixture",testing="float native histogram"} 0"#,
-        r#"mfh_count{instance="v2",job="fixture",testing="float native histogram"} 20"#,
-    ),
-];
 
 /// True for families the fixture's pushers sent, false for upstream's own metrics
 /// and the push-time gauges (whose values are times of the capture).

@@ -9,48 +9,11 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::util::{self, Gateway};
+use crate::util::{self, Gateway, FLOAT_HISTOGRAM_COUNTS};
 
 const RICH_GOB: &[u8] = include_bytes!("fixtures/upstream-persistence/rich.gob");
 const RICH_SCRAPE: &str = include_str!("fixtures/upstream-persistence/rich.scrape.txt");
 const EMPTY_GOB: &[u8] = include_bytes!("fixtures/upstream-persistence/empty.gob");
-
-/// §16 #8: upstream prints 0 for the counts of float histograms in text, pushgate
-/// the float counts: (upstream line, pushgate line).
-const FLOAT_HISTOGRAM_COUNTS: &[(&str, &str)] = &[
-    (
-        r#"histogram_metric_bucket{instance="v1",job="fixture",le="+Inf"} 0"#,
-        r#"histogram_metric_bucket{instance="v1",job="fixture",le="+Inf"} 20"#,
-    ),
-    (
-        r#"histogram_metric_count{instance="v1",job="fixture"} 0"#,
-        r#"histogram_metric_count{instance="v1",job="fixture"} 20"#,
-    ),
-    (
-        r#"mfh_bucket{instance="v2",job="fixture",testing="float classic histogram",le="250000"} 0"#,
-        r#"mfh_bucket{instance="v2",job="fixture",testing="float classic histogram",le="250000"} 3"#,
-    ),
-    (
-        r#"mfh_bucket{instance="v2",job="fixture",testing="float classic histogram",le="500000"} 0"#,
-        r#"mfh_bucket{instance="v2",job="fixture",testing="float classic histogram",le="500000"} 17"#,
-    ),
-    (
-        r#"mfh_bucket{instance="v2",job="fixture",testing="float classic histogram",le="+Inf"} 0"#,
-        r#"mfh_bucket{instance="v2",job="fixture",testing="float classic histogram",le="+Inf"} 20"#,
-    ),
-    (
-        r#"mfh_count{instance="v2",job="fixture",testing="float classic histogram"} 0"#,
-        r#"mfh_count{instance="v2",job="fixture",testing="float classic histogram"} 20"#,
-    ),
-    (
-        r#"mfh_bucket{instance="v2",job="fixture",testing="float native histogram",le="+Inf"} 0"#,
-        r#"mfh_bucket{instance="v2",job="fixture",testing="float native histogram",le="+Inf"} 20"#,
-    ),
-    (
-        r#"mfh_count{instance="v2",job="fixture",testing="float native histogram"} 0"#,
-        r#"mfh_count{instance="v2",job="fixture",testing="float native histogram"} 20"#,
-    ),
-];
 
 struct TempDir(PathBuf);
 

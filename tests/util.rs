@@ -30,6 +30,44 @@ pub const PLAIN_CONTENT_TYPE: &str = "text/plain; charset=utf-8";
 pub const PROTO_CONTENT_TYPE: &str =
     "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited";
 
+/// §16 #8: upstream prints 0 for the counts of float histograms in text; pushgate
+/// prints the float counts. Pairs of (upstream line, pushgate line).
+/// Shared by the fixture round trip and the persistence import test.
+pub const FLOAT_HISTOGRAM_COUNTS: &[(&str, &str)] = &[
+    (
+        r#"histogram_metric_bucket{instance="v1",job="fixture",le="+Inf"} 0"#,
+        r#"histogram_metric_bucket{instance="v1",job="fixture",le="+Inf"} 20"#,
+    ),
+    (
+        r#"histogram_metric_count{instance="v1",job="fixture"} 0"#,
+        r#"histogram_metric_count{instance="v1",job="fixture"} 20"#,
+    ),
+    (
+        r#"mfh_bucket{instance="v2",job="fixture",testing="float classic histogram",le="250000"} 0"#,
+        r#"mfh_bucket{instance="v2",job="fixture",testing="float classic histogram",le="250000"} 3"#,
+    ),
+    (
+        r#"mfh_bucket{instance="v2",job="fixture",testing="float classic histogram",le="500000"} 0"#,
+        r#"mfh_bucket{instance="v2",job="fixture",testing="float classic histogram",le="500000"} 17"#,
+    ),
+    (
+        r#"mfh_bucket{instance="v2",job="fixture",testing="float classic histogram",le="+Inf"} 0"#,
+        r#"mfh_bucket{instance="v2",job="fixture",testing="float classic histogram",le="+Inf"} 20"#,
+    ),
+    (
+        r#"mfh_count{instance="v2",job="fixture",testing="float classic histogram"} 0"#,
+        r#"mfh_count{instance="v2",job="fixture",testing="float classic histogram"} 20"#,
+    ),
+    (
+        r#"mfh_bucket{instance="v2",job="fixture",testing="float native histogram",le="+Inf"} 0"#,
+        r#"mfh_bucket{instance="v2",job="fixture",testing="float native histogram",le="+Inf"} 20"#,
+    ),
+    (
+        r#"mfh_count{instance="v2",job="fixture",testing="float native histogram"} 0"#,
+        r#"mfh_count{instance="v2",job="fixture",testing="float native histogram"} 20"#,
+    ),
+];
+
 /// The Content-Type of a scrape in `base` format with the default name
 /// escaping: upstream 1.8+ and pushgate append `; escaping=underscores`
 /// (issue 17); the 1.5.1 used for `PUSHGATE_TEST_UPSTREAM=1` predates it.

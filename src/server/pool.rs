@@ -180,18 +180,7 @@ fn work(
 /// Runs `f`, turning a panic into a logged 500.
 fn guarded<T>(req: &Request, f: impl FnOnce() -> T) -> Result<T, Response> {
     catch_unwind(AssertUnwindSafe(f)).map_err(|panic| {
-        let what = panic
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown panic".to_string());
-        log::error(
-            "request handler panicked",
-            &[
-                ("path", &String::from_utf8_lossy(&req.path)),
-                ("panic", &what),
-            ],
-        );
+        log::request_panicked(&req.path, panic.as_ref());
         Response::error(Status::INTERNAL_SERVER_ERROR, "Internal Server Error")
     })
 }
