@@ -2,8 +2,9 @@
 //! type conflicts, duplicate series across groups, suffix collisions of
 //! summaries and histograms, and the problems visible from a push alone
 //! (timestamps, values, label names). The store calls these under its lock;
-//! the index they read (`FamilyIndex`) is kept by `mod.rs`.
+//! the index they read (`FamilyIndex`) is kept by `index.rs`.
 
+use super::index::{label_hash, SeriesCounts};
 use super::*;
 
 impl Store {
