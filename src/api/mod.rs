@@ -1,10 +1,12 @@
-//! `/api/v1/status` and `/api/v1/metrics` with upstream's JSON envelope and
-//! CORS headers, byte for byte as upstream's `encoding/json` writes them.
+//! `/api/v1/status`, `/api/v1/metrics`, `DELETE /api/v1/groups` and
+//! `OPTIONS` with upstream's JSON envelope and CORS headers, byte for byte
+//! as upstream's `encoding/json` writes them; [`ApiError`] is the API's
+//! error envelope.
 //!
-//! Owns the JSON document layout (sorted map keys, upstream's field
-//! order); string escaping lives in `json`, native bucket bounds in
-//! `histogram`. Does not route, count requests or
-//! read the store itself: callers pass a snapshot.
+//! The JSON layout of groups and families lives in `render`, the kept
+//! per-group `/api/v1/metrics` JSON in `cache`; string escaping in `json`,
+//! native bucket bounds in `histogram`. Does not route or count requests;
+//! reads the store only through the snapshot and delete calls it is given.
 
 mod cache;
 mod render;
