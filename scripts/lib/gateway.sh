@@ -64,6 +64,10 @@ start_gateway() {
     fi
     GW_LOG="$GW_TMP/$name.log"
     GW_PORT=
+    # Create the log before the background job does: its redirection happens
+    # in the child, so the first look below could otherwise find no file
+    # (and, under pipefail, end the calling script).
+    : >"$GW_LOG"
     "$bin" "${flags[@]}" </dev/null >/dev/null 2>"$GW_LOG" &
     GW_PID=$!
     GW_PIDS+=("$GW_PID")
