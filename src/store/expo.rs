@@ -71,18 +71,20 @@ impl SeriesKey {
 }
 
 /// One stored series: its [`SeriesKey`] and its encoded `Metric` message
-/// in one allocation (a series costs 40 bytes here plus those two).
+/// in one allocation (a series costs 32 bytes here plus those two).
 #[derive(Clone, Debug)]
 struct Entry {
-    /// `SeriesKey::order`, then the `Metric` message. The order ends where
-    /// its encoding says (see [`order_len`]), so its length is not kept.
+    /// `SeriesKey::order`, the `Metric` message, `SeriesKey::index`
+    /// (big-endian u32), then the type of the family in the group that
+    /// holds the series as one byte (decoding a `Metric` message needs
+    /// it). The order ends where its encoding says (see [`order_len`]), so
+    /// its length is not kept.
     bytes: Box<[u8]>,
     gid: GroupId,
-    index: u32,
-    /// Type of the family in the group that holds the series (decoding a
-    /// `Metric` message needs it).
-    kind: MetricType,
 }
+
+/// Bytes after an entry's `Metric` message: its index and type.
+const TRAILER: usize = 5;
 
 impl Entry {
     fn new(key: SeriesKey, kind: MetricType, metric: &[u8]) -> Entry {
@@ -91,29 +93,58 @@ impl Entry {
             gid,
             index,
         } = key;
-        order.reserve_exact(metric.len());
+        order.reserve_exact(metric.len() + TRAILER);
         order.extend_from_slice(metric);
+        order.extend_from_slice(&index.to_be_bytes());
+        order.push(kind as u8);
         Entry {
             bytes: order.into_boxed_slice(),
             gid,
-            index,
-            kind,
         }
     }
 
+    /// The `Metric` message, and its index and type after it.
+    fn split(&self) -> (&[u8], u32, MetricType) {
+        let end = self.bytes.len().saturating_sub(TRAILER);
+        let (rest, trailer) = self.bytes.split_at(end);
+        let metric = rest.get(order_len(rest)..).unwrap_or_default();
+        let (index, kind) = match trailer {
+            [a, b, c, d, k] => (u32::from_be_bytes([*a, *b, *c, *d]), *k),
+            _ => (0, 0),
+        };
+        let kind = MetricType::ALL
+            .into_iter()
+            .find(|t| *t as u8 == kind)
+            .unwrap_or(MetricType::Untyped);
+        (metric, index, kind)
+    }
+
     fn metric(&self) -> &[u8] {
-        &self.bytes[order_len(&self.bytes)..]
+        self.split().0
+    }
+
+    fn index(&self) -> u32 {
+        match self
+            .bytes
+            .len()
+            .checked_sub(TRAILER)
+            .map(|at| &self.bytes[at..])
+        {
+            Some([a, b, c, d, _]) => u32::from_be_bytes([*a, *b, *c, *d]),
+            _ => 0,
+        }
     }
 
     /// Where this series sorts relative to `key`.
     fn cmp_key(&self, key: &SeriesKey) -> Ordering {
         cmp_order(&self.bytes, &key.order)
             .then_with(|| self.gid.cmp(&key.gid))
-            .then(self.index.cmp(&key.index))
+            .then_with(|| self.index().cmp(&key.index))
     }
 
     fn decode(&self) -> Option<Metric> {
-        match crate::proto::decode_metric(self.metric(), self.kind) {
+        let (metric, _, kind) = self.split();
+        match crate::proto::decode_metric(metric, kind) {
             Ok(m) => Some(m),
             Err(e) => {
                 // Encoded by the store itself, so this cannot happen; a
@@ -578,5 +609,52 @@ impl FamilySnapshot {
             });
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Label, Value};
+
+    fn key(values: &[&str]) -> SeriesKey {
+        let metric = Metric {
+            labels: values
+                .iter()
+                .enumerate()
+                .map(|(i, v)| Label::new(format!("l{i}"), *v))
+                .collect(),
+            value: Value::Untyped(1.0),
+            timestamp_ms: None,
+        };
+        SeriesKey::new(&metric, &GroupId::from(&b"g"[..]), 0)
+    }
+
+    /// The end of a sort key is found again from its bytes, with NULs
+    /// inside values and whatever message bytes follow it.
+    #[test]
+    fn order_length_is_parsed_back() {
+        let cases: [&[&str]; 5] = [&[], &[""], &["a\0b", "\0"], &["x", "", "\0\0"], &["é"]];
+        for values in cases {
+            let order = key(values).order;
+            let mut bytes = order.clone();
+            bytes.extend_from_slice(&[0, 0, 1, 0, 0xff]);
+            assert_eq!(order_len(&bytes), order.len(), "{values:?}");
+            assert_eq!(order_len(&order), order.len(), "{values:?}");
+        }
+    }
+
+    /// Comparing an order followed by message bytes gives the order of
+    /// the keys alone (§7.2), including a value against its extensions.
+    #[test]
+    fn orders_compare_without_their_length() {
+        let sorted: [&[&str]; 6] = [&["a"], &["a\0"], &["ab"], &["b"], &["", "z"], &["a", ""]];
+        for (i, a) in sorted.iter().enumerate() {
+            for (j, b) in sorted.iter().enumerate() {
+                let mut bytes = key(a).order;
+                bytes.extend_from_slice(&[0xff, 0, 0]);
+                assert_eq!(cmp_order(&bytes, &key(b).order), i.cmp(&j), "{a:?} {b:?}");
+            }
+        }
     }
 }
