@@ -71,18 +71,20 @@ impl SeriesKey {
 }
 
 /// One stored series: its [`SeriesKey`] and its encoded `Metric` message
-/// in one allocation (a series costs ~40 bytes here plus those two).
+/// in one allocation (a series costs 32 bytes here plus those two).
 #[derive(Clone, Debug)]
 struct Entry {
-    /// `SeriesKey::order`, then the `Metric` message.
+    /// `SeriesKey::order`, the `Metric` message, `SeriesKey::index`
+    /// (big-endian u32), then the type of the family in the group that
+    /// holds the series as one byte (decoding a `Metric` message needs
+    /// it). The order ends where its encoding says (see [`order_len`]), so
+    /// its length is not kept.
     bytes: Box<[u8]>,
     gid: GroupId,
-    index: u32,
-    order_len: u32,
-    /// Type of the family in the group that holds the series (decoding a
-    /// `Metric` message needs it).
-    kind: MetricType,
 }
+
+/// Bytes after an entry's `Metric` message: its index and type.
+const TRAILER: usize = 5;
 
 impl Entry {
     fn new(key: SeriesKey, kind: MetricType, metric: &[u8]) -> Entry {
@@ -91,35 +93,58 @@ impl Entry {
             gid,
             index,
         } = key;
-        let order_len = u32::try_from(order.len()).unwrap_or(u32::MAX);
+        order.reserve_exact(metric.len() + TRAILER);
         order.extend_from_slice(metric);
+        order.extend_from_slice(&index.to_be_bytes());
+        order.push(kind as u8);
         Entry {
             bytes: order.into_boxed_slice(),
             gid,
-            index,
-            order_len,
-            kind,
         }
     }
 
-    fn order(&self) -> &[u8] {
-        &self.bytes[..self.order_len as usize]
+    /// The `Metric` message, and its index and type after it.
+    fn split(&self) -> (&[u8], u32, MetricType) {
+        let end = self.bytes.len().saturating_sub(TRAILER);
+        let (rest, trailer) = self.bytes.split_at(end);
+        let metric = rest.get(order_len(rest)..).unwrap_or_default();
+        let (index, kind) = match trailer {
+            [a, b, c, d, k] => (u32::from_be_bytes([*a, *b, *c, *d]), *k),
+            _ => (0, 0),
+        };
+        let kind = MetricType::ALL
+            .into_iter()
+            .find(|t| *t as u8 == kind)
+            .unwrap_or(MetricType::Untyped);
+        (metric, index, kind)
     }
 
     fn metric(&self) -> &[u8] {
-        &self.bytes[self.order_len as usize..]
+        self.split().0
+    }
+
+    fn index(&self) -> u32 {
+        match self
+            .bytes
+            .len()
+            .checked_sub(TRAILER)
+            .map(|at| &self.bytes[at..])
+        {
+            Some([a, b, c, d, _]) => u32::from_be_bytes([*a, *b, *c, *d]),
+            _ => 0,
+        }
     }
 
     /// Where this series sorts relative to `key`.
     fn cmp_key(&self, key: &SeriesKey) -> Ordering {
-        self.order()
-            .cmp(&key.order)
+        cmp_order(&self.bytes, &key.order)
             .then_with(|| self.gid.cmp(&key.gid))
-            .then(self.index.cmp(&key.index))
+            .then_with(|| self.index().cmp(&key.index))
     }
 
     fn decode(&self) -> Option<Metric> {
-        match crate::proto::decode_metric(self.metric(), self.kind) {
+        let (metric, _, kind) = self.split();
+        match crate::proto::decode_metric(metric, kind) {
             Ok(m) => Some(m),
             Err(e) => {
                 // Encoded by the store itself, so this cannot happen; a
@@ -129,6 +154,40 @@ impl Entry {
             }
         }
     }
+}
+
+/// Length of the `SeriesKey::order` that `bytes` starts with: the label
+/// count, then that many values, each ended by `00 00` (a NUL inside a
+/// value is `00 01`). Never more than `bytes.len()`.
+fn order_len(bytes: &[u8]) -> usize {
+    let Some(count) = bytes.get(..4) else {
+        return bytes.len();
+    };
+    let mut values = u32::from_be_bytes([count[0], count[1], count[2], count[3]]);
+    let mut at = 4;
+    while values > 0 {
+        match bytes
+            .get(at..)
+            .and_then(|rest| rest.iter().position(|&b| b == 0))
+        {
+            Some(nul) => {
+                at += nul + 2;
+                if bytes.get(at - 1) == Some(&0) {
+                    values -= 1;
+                }
+            }
+            None => return bytes.len(),
+        }
+    }
+    at.min(bytes.len())
+}
+
+/// Compares the order that `bytes` starts with (whatever follows it) to
+/// `order`. The encoding is prefix-free (the count fixes where an order
+/// ends), so two different orders differ at a byte before either ends: the
+/// first `order.len()` bytes decide.
+fn cmp_order(bytes: &[u8], order: &[u8]) -> Ordering {
+    bytes[..bytes.len().min(order.len())].cmp(order)
 }
 
 /// Bytes of a rendering, kept with their gzip segment (made on first use).
@@ -177,26 +236,55 @@ pub enum Part<'a> {
     Fresh(Vec<u8>),
 }
 
+/// Bytes of a chunk's last sort key kept in the chunk itself.
+const FENCE: usize = 24;
+
 /// Up to [`CHUNK_MAX`] consecutive series of a family (never empty).
 #[derive(Clone, Debug)]
 struct Chunk {
     entries: Arc<Vec<Entry>>,
     rendered: Arc<Rendered>,
+    /// The first bytes of the last entry's `bytes` (zero-padded) and how
+    /// many there are: finding a key's chunk compares these, next to each
+    /// other in the family's chunk array, and reads the entries only on a
+    /// tie. Kept by [`Chunk::refence`] after every change of the entries.
+    fence: [u8; FENCE],
+    fence_len: u8,
 }
 
 impl Chunk {
     fn new(entries: Vec<Entry>) -> Chunk {
-        Chunk {
+        let mut chunk = Chunk {
             entries: Arc::new(entries),
             rendered: Arc::default(),
-        }
+            fence: [0; FENCE],
+            fence_len: 0,
+        };
+        chunk.refence();
+        chunk
+    }
+
+    /// Copies the last entry's first bytes into the fence.
+    fn refence(&mut self) {
+        let bytes = self.entries.last().map_or(&[][..], |e| &e.bytes[..]);
+        let n = bytes.len().min(FENCE);
+        self.fence = [0; FENCE];
+        self.fence[..n].copy_from_slice(&bytes[..n]);
+        self.fence_len = n as u8;
     }
 
     /// Whether every series of the chunk sorts before `key`.
     fn before(&self, key: &SeriesKey) -> bool {
-        self.entries
-            .last()
-            .is_some_and(|e| e.cmp_key(key) == Ordering::Less)
+        // A difference in the fence's bytes decides (see `cmp_order`).
+        let n = usize::from(self.fence_len).min(key.order.len());
+        match self.fence[..n].cmp(&key.order[..n]) {
+            Ordering::Less => true,
+            Ordering::Greater => false,
+            Ordering::Equal => self
+                .entries
+                .last()
+                .is_some_and(|e| e.cmp_key(key) == Ordering::Less),
+        }
     }
 
     /// The entries, to change; the renderings are dropped (readers holding
@@ -261,6 +349,7 @@ impl Family {
             entries.shrink_to_fit();
             self.chunks.insert(at + 1, Chunk::new(tail));
         }
+        self.chunks[at].refence();
     }
 
     fn remove(&mut self, key: &SeriesKey) {
@@ -289,6 +378,7 @@ impl Family {
                 }
             }
         }
+        self.chunks[at].refence();
     }
 
     /// Replaces the entry with `key` in place (a push writing a series
@@ -299,6 +389,7 @@ impl Family {
         if let Some(chunk) = self.chunks.get_mut(at) {
             if let Ok(i) = chunk.entries.binary_search_by(|e| e.cmp_key(&key)) {
                 chunk.entries_mut()[i] = Entry::new(key, kind, metric);
+                chunk.refence();
                 return;
             }
         }
@@ -518,5 +609,52 @@ impl FamilySnapshot {
             });
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Label, Value};
+
+    fn key(values: &[&str]) -> SeriesKey {
+        let metric = Metric {
+            labels: values
+                .iter()
+                .enumerate()
+                .map(|(i, v)| Label::new(format!("l{i}"), *v))
+                .collect(),
+            value: Value::Untyped(1.0),
+            timestamp_ms: None,
+        };
+        SeriesKey::new(&metric, &GroupId::from(&b"g"[..]), 0)
+    }
+
+    /// The end of a sort key is found again from its bytes, with NULs
+    /// inside values and whatever message bytes follow it.
+    #[test]
+    fn order_length_is_parsed_back() {
+        let cases: [&[&str]; 5] = [&[], &[""], &["a\0b", "\0"], &["x", "", "\0\0"], &["é"]];
+        for values in cases {
+            let order = key(values).order;
+            let mut bytes = order.clone();
+            bytes.extend_from_slice(&[0, 0, 1, 0, 0xff]);
+            assert_eq!(order_len(&bytes), order.len(), "{values:?}");
+            assert_eq!(order_len(&order), order.len(), "{values:?}");
+        }
+    }
+
+    /// Comparing an order followed by message bytes gives the order of
+    /// the keys alone (§7.2), including a value against its extensions.
+    #[test]
+    fn orders_compare_without_their_length() {
+        let sorted: [&[&str]; 6] = [&["a"], &["a\0"], &["ab"], &["b"], &["", "z"], &["a", ""]];
+        for (i, a) in sorted.iter().enumerate() {
+            for (j, b) in sorted.iter().enumerate() {
+                let mut bytes = key(a).order;
+                bytes.extend_from_slice(&[0xff, 0, 0]);
+                assert_eq!(cmp_order(&bytes, &key(b).order), i.cmp(&j), "{a:?} {b:?}");
+            }
+        }
     }
 }
