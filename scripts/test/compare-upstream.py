@@ -43,6 +43,7 @@ import http.client
 import os
 import re
 import sys
+import time
 from dataclasses import dataclass, field
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lib"))
@@ -409,12 +410,23 @@ def request(gateway, method, path, body=b"", headers=None):
         return 0, {}, f"<no HTTP answer: {err!r}>".encode()
 
 
+# How long an asynchronous write of upstream's may take to be applied.
+UPSTREAM_QUEUE_GRACE = 0.25
+
+
 def run_step(gateway, step):
     """Sends the step's request; after a write also scrapes and normalises /metrics."""
     status, headers, body = request(gateway, step.method, step.path, step.body, step.headers)
     outcome = Outcome(status, headers, body)
     if step.method == "DELETE" and status == 202:
         request(gateway, "POST", BARRIER_PATH)
+    if step.method in ("PUT", "POST", "DELETE") and status == 202:
+        # Upstream answers 202 before applying the write when it does not
+        # check consistency (--push.disable-consistency-check), and the
+        # barrier push above is then asynchronous too: give its queue time
+        # to apply the write before the scrape compares. pushgate applies
+        # every write before it answers, so this only waits.
+        time.sleep(UPSTREAM_QUEUE_GRACE)
     if step.method in ("PUT", "POST", "DELETE"):
         m_status, _, m_body = request(gateway, "GET", "/metrics")
         outcome.metrics_status = m_status
