@@ -170,6 +170,33 @@ pub fn decode_metric(bytes: &[u8], kind: MetricType) -> Result<Metric, DecodeErr
     Ok(metric_from_wire(message, kind))
 }
 
+/// Where each series' `Metric` message sits in an encoded `MetricFamily`
+/// message (the contents of its field 4, in order), or `None` if the bytes
+/// are not a well-formed message at the top level.
+pub fn metric_spans(family: &[u8]) -> Option<Vec<std::ops::Range<usize>>> {
+    let mut spans = Vec::new();
+    let mut rest = family;
+    while !rest.is_empty() {
+        let key = prost::encoding::decode_varint(&mut rest).ok()?;
+        let len = match key & 7 {
+            0 => {
+                prost::encoding::decode_varint(&mut rest).ok()?;
+                0
+            }
+            1 => 8,
+            2 => usize::try_from(prost::encoding::decode_varint(&mut rest).ok()?).ok()?,
+            5 => 4,
+            _ => return None, // groups are not used by metrics.proto
+        };
+        let start = family.len() - rest.len();
+        rest = rest.get(len..)?;
+        if key == 4 << 3 | 2 {
+            spans.push(start..start + len);
+        }
+    }
+    Some(spans)
+}
+
 /// Appends `metric` (from [`encode_metric`]) as one element of the repeated
 /// `metric` field of a `MetricFamily` message (field 4, length-delimited).
 pub fn append_metric_field(metric: &[u8], out: &mut Vec<u8>) {
@@ -685,6 +712,32 @@ mod tests {
             .step_by(2)
             .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("test vector is valid hex"))
             .collect()
+    }
+
+    /// The spans are the `Metric` messages as `encode_metric` writes them,
+    /// past fields of every wire type this walk has to skip.
+    #[test]
+    fn metric_spans_find_each_series() {
+        let fam = family(
+            "m",
+            MetricType::Gauge,
+            vec![
+                metric(&[("a", "1")], Value::Gauge(1.0)),
+                metric(&[("a", "2")], Value::Gauge(2.0)),
+            ],
+        );
+        let own = encode_family(&fam);
+        let mut bytes = vec![
+            0x28, 0x96, 0x01, 0x31, 0, 0, 0, 0, 0, 0, 0, 0, 0x3d, 0, 0, 0, 0,
+        ];
+        bytes.extend_from_slice(&own);
+        let spans = metric_spans(&bytes).unwrap_or_default();
+        assert_eq!(spans.len(), 2);
+        for (span, m) in spans.iter().zip(&fam.metrics) {
+            assert_eq!(&bytes[span.clone()], &encode_metric(m)[..]);
+        }
+        assert_eq!(metric_spans(&own[..own.len() - 1]), None);
+        assert_eq!(metric_spans(&[0x0b]), None);
     }
 
     fn legacy(body: &[u8]) -> Result<Vec<MetricFamily>, DecodeError> {

@@ -17,10 +17,11 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
+use super::group::TimestampedFamily;
 use super::GroupId;
 use crate::exposition::{render, NameEscaping};
 use crate::gzip::Segment;
-use crate::model::{Metric, MetricFamily, MetricType};
+use crate::model::{Metric, MetricType};
 
 /// Most series per chunk: small enough that re-rendering and re-compressing
 /// a chunk after a write costs well under a millisecond, large enough that
@@ -35,116 +36,96 @@ const CHUNK_MAX: usize = 8;
 /// Entries a full chunk grows by when one is inserted.
 const CHUNK_GROWTH: usize = 8;
 
-/// Where a series sorts in its family's output.
-struct SeriesKey {
-    /// The label count (big-endian u32), then each label value with its
-    /// NUL bytes escaped as `00 01` and ended by `00 00`, so that bytewise
-    /// order is the order of §7.2 (a value sorts before its extensions).
-    order: Vec<u8>,
+/// Appends where `metric` sorts in its family's output (§7.2) to `out`:
+/// the label count (big-endian u32), then each label value with its NUL
+/// bytes escaped as `00 01` and ended by `00 00`, so that bytewise order is
+/// the order of §7.2 (a value sorts before its extensions). Ties are broken
+/// by grouping key, then by position in the group's family (see
+/// [`Entry::cmp`]).
+pub(super) fn append_order(metric: &Metric, out: &mut Vec<u8>) {
+    let count = u32::try_from(metric.labels.len()).unwrap_or(u32::MAX);
+    out.extend_from_slice(&count.to_be_bytes());
+    for label in &metric.labels {
+        for &b in label.value.as_bytes() {
+            if b == 0 {
+                out.extend_from_slice(&[0, 1]);
+            } else {
+                out.push(b);
+            }
+        }
+        out.extend_from_slice(&[0, 0]);
+    }
+}
+
+/// How many bytes [`append_order`] appends for `metric`.
+pub(super) fn order_len_of(metric: &Metric) -> usize {
+    let values: usize = metric
+        .labels
+        .iter()
+        .map(|l| l.value.len() + l.value.bytes().filter(|&b| b == 0).count() + 2)
+        .sum();
+    4 + values
+}
+
+/// One stored series: the family that holds it and its position there.
+/// Its sort order and `Metric` message live in the family's bytes, so an
+/// entry is 32 bytes and copying one (when a reader shares its chunk)
+/// only counts references.
+#[derive(Clone, Debug)]
+struct Entry {
+    family: Arc<TimestampedFamily>,
     gid: GroupId,
-    /// Position of the series in the family as the group holds it.
+    index: u32,
+    /// Where the sort order starts in the family's bytes: searches compare
+    /// orders, and this saves a read of the family's table per comparison.
+    order_at: u32,
+}
+
+/// Where an entry sorts, with its order's end found once per search.
+struct Probe<'a> {
+    order: &'a [u8],
+    gid: &'a GroupId,
     index: u32,
 }
 
-impl SeriesKey {
-    fn new(metric: &Metric, gid: &GroupId, index: usize) -> SeriesKey {
-        let values: usize = metric.labels.iter().map(|l| l.value.len() + 2).sum();
-        let mut order = Vec::with_capacity(4 + values);
-        let count = u32::try_from(metric.labels.len()).unwrap_or(u32::MAX);
-        order.extend_from_slice(&count.to_be_bytes());
-        for label in &metric.labels {
-            for &b in label.value.as_bytes() {
-                if b == 0 {
-                    order.extend_from_slice(&[0, 1]);
-                } else {
-                    order.push(b);
-                }
-            }
-            order.extend_from_slice(&[0, 0]);
-        }
-        SeriesKey {
-            order,
+impl Entry {
+    fn new(gid: &GroupId, family: &Arc<TimestampedFamily>, index: usize) -> Entry {
+        Entry {
+            family: family.clone(),
             gid: gid.clone(),
             index: u32::try_from(index).unwrap_or(u32::MAX),
-        }
-    }
-}
-
-/// One stored series: its [`SeriesKey`] and its encoded `Metric` message
-/// in one allocation (a series costs 32 bytes here plus those two).
-#[derive(Clone, Debug)]
-struct Entry {
-    /// `SeriesKey::order`, the `Metric` message, `SeriesKey::index`
-    /// (big-endian u32), then the type of the family in the group that
-    /// holds the series as one byte (decoding a `Metric` message needs
-    /// it). The order ends where its encoding says (see [`order_len`]), so
-    /// its length is not kept.
-    bytes: Box<[u8]>,
-    gid: GroupId,
-}
-
-/// Bytes after an entry's `Metric` message: its index and type.
-const TRAILER: usize = 5;
-
-impl Entry {
-    fn new(key: SeriesKey, kind: MetricType, metric: &[u8]) -> Entry {
-        let SeriesKey {
-            mut order,
-            gid,
-            index,
-        } = key;
-        order.reserve_exact(metric.len() + TRAILER);
-        order.extend_from_slice(metric);
-        order.extend_from_slice(&index.to_be_bytes());
-        order.push(kind as u8);
-        Entry {
-            bytes: order.into_boxed_slice(),
-            gid,
+            order_at: family.order_start(index),
         }
     }
 
-    /// The `Metric` message, and its index and type after it.
-    fn split(&self) -> (&[u8], u32, MetricType) {
-        let end = self.bytes.len().saturating_sub(TRAILER);
-        let (rest, trailer) = self.bytes.split_at(end);
-        let metric = rest.get(order_len(rest)..).unwrap_or_default();
-        let (index, kind) = match trailer {
-            [a, b, c, d, k] => (u32::from_be_bytes([*a, *b, *c, *d]), *k),
-            _ => (0, 0),
-        };
-        let kind = MetricType::ALL
-            .into_iter()
-            .find(|t| *t as u8 == kind)
-            .unwrap_or(MetricType::Untyped);
-        (metric, index, kind)
+    /// The sort order, followed by whatever the family keeps after it.
+    fn order_from(&self) -> &[u8] {
+        self.family.order_at(self.order_at)
     }
 
     fn metric(&self) -> &[u8] {
-        self.split().0
+        self.family.metric(self.index as usize)
     }
 
-    fn index(&self) -> u32 {
-        match self
-            .bytes
-            .len()
-            .checked_sub(TRAILER)
-            .map(|at| &self.bytes[at..])
-        {
-            Some([a, b, c, d, _]) => u32::from_be_bytes([*a, *b, *c, *d]),
-            _ => 0,
+    /// The entry's place, to search for it.
+    fn probe(&self) -> Probe<'_> {
+        Probe {
+            order: &self.order_from()[..order_len(self.order_from())],
+            gid: &self.gid,
+            index: self.index,
         }
     }
 
-    /// Where this series sorts relative to `key`.
-    fn cmp_key(&self, key: &SeriesKey) -> Ordering {
-        cmp_order(&self.bytes, &key.order)
-            .then_with(|| self.gid.cmp(&key.gid))
-            .then_with(|| self.index().cmp(&key.index))
+    /// Where this series sorts relative to `probe` (§7.2; ties in grouping
+    /// key order, then in pushed order).
+    fn cmp_probe(&self, probe: &Probe<'_>) -> Ordering {
+        cmp_order(self.order_from(), probe.order)
+            .then_with(|| self.gid.cmp(probe.gid))
+            .then_with(|| self.index.cmp(&probe.index))
     }
 
     fn decode(&self) -> Option<Metric> {
-        let (metric, _, kind) = self.split();
-        match crate::proto::decode_metric(metric, kind) {
+        match crate::proto::decode_metric(self.metric(), self.family.kind()) {
             Ok(m) => Some(m),
             Err(e) => {
                 // Encoded by the store itself, so this cannot happen; a
@@ -156,10 +137,10 @@ impl Entry {
     }
 }
 
-/// Length of the `SeriesKey::order` that `bytes` starts with: the label
+/// Length of the order (see [`append_order`]) that `bytes` starts with: the label
 /// count, then that many values, each ended by `00 00` (a NUL inside a
 /// value is `00 01`). Never more than `bytes.len()`.
-fn order_len(bytes: &[u8]) -> usize {
+pub(super) fn order_len(bytes: &[u8]) -> usize {
     let Some(count) = bytes.get(..4) else {
         return bytes.len();
     };
@@ -266,24 +247,24 @@ impl Chunk {
 
     /// Copies the last entry's first bytes into the fence.
     fn refence(&mut self) {
-        let bytes = self.entries.last().map_or(&[][..], |e| &e.bytes[..]);
+        let bytes = self.entries.last().map_or(&[][..], |e| e.order_from());
         let n = bytes.len().min(FENCE);
         self.fence = [0; FENCE];
         self.fence[..n].copy_from_slice(&bytes[..n]);
         self.fence_len = n as u8;
     }
 
-    /// Whether every series of the chunk sorts before `key`.
-    fn before(&self, key: &SeriesKey) -> bool {
+    /// Whether every series of the chunk sorts before `probe`.
+    fn before(&self, probe: &Probe<'_>) -> bool {
         // A difference in the fence's bytes decides (see `cmp_order`).
-        let n = usize::from(self.fence_len).min(key.order.len());
-        match self.fence[..n].cmp(&key.order[..n]) {
+        let n = usize::from(self.fence_len).min(probe.order.len());
+        match self.fence[..n].cmp(&probe.order[..n]) {
             Ordering::Less => true,
             Ordering::Greater => false,
             Ordering::Equal => self
                 .entries
                 .last()
-                .is_some_and(|e| e.cmp_key(key) == Ordering::Less),
+                .is_some_and(|e| e.cmp_probe(probe) == Ordering::Less),
         }
     }
 
@@ -322,24 +303,38 @@ struct Family {
 }
 
 impl Family {
-    fn insert(&mut self, key: SeriesKey, kind: MetricType, metric: &[u8]) {
-        let Some(last) = self.chunks.len().checked_sub(1) else {
-            self.chunks
-                .push(Chunk::new(vec![Entry::new(key, kind, metric)]));
-            return;
+    /// Where `probe` is or would go: its chunk (never past the last one)
+    /// and its position there.
+    fn find(&self, probe: &Probe<'_>) -> (usize, Result<usize, usize>) {
+        let last = self.chunks.len().saturating_sub(1);
+        let at = self.chunks.partition_point(|c| c.before(probe)).min(last);
+        let found = match self.chunks.get(at) {
+            Some(chunk) => chunk.entries.binary_search_by(|e| e.cmp_probe(probe)),
+            None => Err(0),
         };
-        let at = self.chunks.partition_point(|c| c.before(&key)).min(last);
+        (at, found)
+    }
+
+    /// Puts `entry` in its place, replacing a series with the same place
+    /// (a push writing a series again under the same labels: one search
+    /// instead of a removal and an insertion).
+    fn insert(&mut self, entry: Entry) {
+        let (at, found) = self.find(&entry.probe());
+        if self.chunks.is_empty() {
+            self.chunks.push(Chunk::new(vec![entry]));
+            return;
+        }
         let entries = self.chunks[at].entries_mut();
-        match entries.binary_search_by(|e| e.cmp_key(&key)) {
-            Ok(i) => entries[i] = Entry::new(key, kind, metric),
+        match found {
+            Ok(i) => entries[i] = entry,
             Err(i) => {
                 // Grow by a few entries, not by doubling: a chunk of 65
-                // would otherwise keep room for 130 (~1.5 KB unused per
-                // chunk, ~15 bytes per stored series).
+                // would otherwise keep room for 130 (~1 KB unused per
+                // chunk, ~8 bytes per stored series).
                 if entries.len() == entries.capacity() {
                     entries.reserve_exact(CHUNK_GROWTH);
                 }
-                entries.insert(i, Entry::new(key, kind, metric));
+                entries.insert(i, entry);
             }
         }
         if entries.len() > CHUNK_MAX {
@@ -352,15 +347,11 @@ impl Family {
         self.chunks[at].refence();
     }
 
-    fn remove(&mut self, key: &SeriesKey) {
-        let at = self.chunks.partition_point(|c| c.before(key));
-        let Some(chunk) = self.chunks.get_mut(at) else {
+    fn remove(&mut self, entry: &Entry) {
+        let (at, Ok(i)) = self.find(&entry.probe()) else {
             return;
         };
-        let Ok(i) = chunk.entries.binary_search_by(|e| e.cmp_key(key)) else {
-            return;
-        };
-        let entries = chunk.entries_mut();
+        let entries = self.chunks[at].entries_mut();
         entries.remove(i);
         let len = entries.len();
         if len == 0 {
@@ -381,21 +372,6 @@ impl Family {
         self.chunks[at].refence();
     }
 
-    /// Replaces the entry with `key` in place (a push writing a series
-    /// again under the same labels): one search instead of a removal and
-    /// an insertion. Inserts when the key is missing.
-    fn overwrite(&mut self, key: SeriesKey, kind: MetricType, metric: &[u8]) {
-        let at = self.chunks.partition_point(|c| c.before(&key));
-        if let Some(chunk) = self.chunks.get_mut(at) {
-            if let Ok(i) = chunk.entries.binary_search_by(|e| e.cmp_key(&key)) {
-                chunk.entries_mut()[i] = Entry::new(key, kind, metric);
-                chunk.refence();
-                return;
-            }
-        }
-        self.insert(key, kind, metric);
-    }
-
     fn is_empty(&self) -> bool {
         self.chunks.is_empty()
     }
@@ -409,69 +385,68 @@ pub struct Exposition {
 
 impl Exposition {
     /// Adds the series of `family` as group `gid` holds it.
-    pub fn add(&mut self, gid: &GroupId, family: &MetricFamily) {
+    pub fn add(&mut self, gid: &GroupId, family: &Arc<TimestampedFamily>) {
         // Families without series are left out of the exposition (§7.2).
-        if family.metrics.is_empty() {
+        if family.series_count() == 0 {
             return;
         }
-        let slot = match self.families.get_mut(family.name.as_str()) {
+        let slot = match self.families.get_mut(family.name()) {
             Some(f) => f,
-            None => self
-                .families
-                .entry(family.name.as_str().into())
-                .or_default(),
+            None => self.families.entry(family.name().into()).or_default(),
         };
         reset(&mut slot.head);
-        for (i, m) in family.metrics.iter().enumerate() {
-            let metric = crate::proto::encode_metric(m);
-            slot.insert(SeriesKey::new(m, gid, i), family.kind, &metric);
+        for i in 0..family.series_count() {
+            slot.insert(Entry::new(gid, family, i));
         }
     }
 
     /// Replaces the series of `old` by those of `new` (same name) in group
-    /// `gid`: a series at the same position with the same labels keeps its
-    /// place and is overwritten, the rest are removed and inserted.
-    pub fn replace(&mut self, gid: &GroupId, old: &MetricFamily, new: &MetricFamily) {
-        if old.metrics.is_empty() || new.metrics.is_empty() || old.name != new.name {
+    /// `gid`: a series at the same position with the same label values
+    /// keeps its place and is overwritten, the rest are removed and
+    /// inserted.
+    pub fn replace(
+        &mut self,
+        gid: &GroupId,
+        old: &Arc<TimestampedFamily>,
+        new: &Arc<TimestampedFamily>,
+    ) {
+        let Some(slot) = self.families.get_mut(old.name()) else {
+            self.add(gid, new);
+            return;
+        };
+        if old.name() != new.name() {
             self.remove(gid, old);
             self.add(gid, new);
             return;
         }
-        let Some(slot) = self.families.get_mut(old.name.as_str()) else {
-            self.add(gid, new);
-            return;
-        };
         reset(&mut slot.head);
-        for i in 0..old.metrics.len().max(new.metrics.len()) {
-            match (old.metrics.get(i), new.metrics.get(i)) {
-                (Some(o), Some(n)) if o.labels == n.labels => {
-                    let metric = crate::proto::encode_metric(n);
-                    slot.overwrite(SeriesKey::new(n, gid, i), new.kind, &metric);
-                }
-                (o, n) => {
-                    if let Some(o) = o {
-                        slot.remove(&SeriesKey::new(o, gid, i));
-                    }
-                    if let Some(n) = n {
-                        let metric = crate::proto::encode_metric(n);
-                        slot.insert(SeriesKey::new(n, gid, i), new.kind, &metric);
-                    }
-                }
+        for i in 0..old.series_count().max(new.series_count()) {
+            let (had, has) = (i < old.series_count(), i < new.series_count());
+            // A series with the same label values at the same position has
+            // the same place: the insertion below overwrites it.
+            if had && !(has && old.order(i) == new.order(i)) {
+                slot.remove(&Entry::new(gid, old, i));
             }
+            if has {
+                slot.insert(Entry::new(gid, new, i));
+            }
+        }
+        if slot.is_empty() {
+            self.families.remove(old.name());
         }
     }
 
     /// Removes the series of `family` as group `gid` held it.
-    pub fn remove(&mut self, gid: &GroupId, family: &MetricFamily) {
-        let Some(slot) = self.families.get_mut(family.name.as_str()) else {
+    pub fn remove(&mut self, gid: &GroupId, family: &Arc<TimestampedFamily>) {
+        let Some(slot) = self.families.get_mut(family.name()) else {
             return;
         };
         reset(&mut slot.head);
-        for (i, m) in family.metrics.iter().enumerate() {
-            slot.remove(&SeriesKey::new(m, gid, i));
+        for i in 0..family.series_count() {
+            slot.remove(&Entry::new(gid, family, i));
         }
         if slot.is_empty() {
-            self.families.remove(family.name.as_str());
+            self.families.remove(family.name());
         }
     }
 
@@ -617,7 +592,8 @@ mod tests {
     use super::*;
     use crate::model::{Label, Value};
 
-    fn key(values: &[&str]) -> SeriesKey {
+    /// The sort order of a series with these label values.
+    fn order(values: &[&str]) -> Vec<u8> {
         let metric = Metric {
             labels: values
                 .iter()
@@ -627,16 +603,20 @@ mod tests {
             value: Value::Untyped(1.0),
             timestamp_ms: None,
         };
-        SeriesKey::new(&metric, &GroupId::from(&b"g"[..]), 0)
+        let mut order = Vec::new();
+        append_order(&metric, &mut order);
+        assert_eq!(order.len(), order_len_of(&metric));
+        order
     }
 
-    /// The end of a sort key is found again from its bytes, with NULs
-    /// inside values and whatever message bytes follow it.
+    /// The end of a sort order is found again from its bytes, with NULs
+    /// inside values and whatever bytes follow it (the next series' order
+    /// in a family's bytes); `order_len_of` predicts its length.
     #[test]
     fn order_length_is_parsed_back() {
         let cases: [&[&str]; 5] = [&[], &[""], &["a\0b", "\0"], &["x", "", "\0\0"], &["é"]];
         for values in cases {
-            let order = key(values).order;
+            let order = order(values);
             let mut bytes = order.clone();
             bytes.extend_from_slice(&[0, 0, 1, 0, 0xff]);
             assert_eq!(order_len(&bytes), order.len(), "{values:?}");
@@ -644,16 +624,16 @@ mod tests {
         }
     }
 
-    /// Comparing an order followed by message bytes gives the order of
+    /// Comparing an order followed by other bytes gives the order of
     /// the keys alone (§7.2), including a value against its extensions.
     #[test]
     fn orders_compare_without_their_length() {
         let sorted: [&[&str]; 6] = [&["a"], &["a\0"], &["ab"], &["b"], &["", "z"], &["a", ""]];
         for (i, a) in sorted.iter().enumerate() {
             for (j, b) in sorted.iter().enumerate() {
-                let mut bytes = key(a).order;
+                let mut bytes = order(a);
                 bytes.extend_from_slice(&[0xff, 0, 0]);
-                assert_eq!(cmp_order(&bytes, &key(b).order), i.cmp(&j), "{a:?} {b:?}");
+                assert_eq!(cmp_order(&bytes, &order(b)), i.cmp(&j), "{a:?} {b:?}");
             }
         }
     }

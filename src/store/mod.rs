@@ -307,12 +307,12 @@ impl Store {
         }
         let state = &mut *state;
         let expo = state.expo.get_or_insert_with(|| {
-            // First read after a restore: decode every family once, under
+            // First read after a restore: sort every series once, under
             // the lock (writes wait; they would have to update it anyway).
             let mut expo = expo::Exposition::default();
             for (gid, group) in &state.groups {
                 for family in group.families.values() {
-                    expo.add(gid, &family.family());
+                    expo.add(gid, family);
                 }
             }
             expo
@@ -356,28 +356,41 @@ impl Store {
 }
 
 impl State {
-    fn index_add(&mut self, gid: &GroupId, family: &MetricFamily) {
+    /// Adds `family` of group `gid` to the exposition and the consistency
+    /// index (`decoded` is `family` decoded).
+    fn index_add(
+        &mut self,
+        gid: &GroupId,
+        family: &Arc<TimestampedFamily>,
+        decoded: &MetricFamily,
+    ) {
         if let Some(expo) = &mut self.expo {
             expo.add(gid, family);
         }
-        self.consistency_add(gid, family);
+        self.consistency_add(gid, decoded);
     }
 
     /// `index_remove` then `index_add` for a family written again; the
     /// exposition overwrites the series that kept their labels in place.
-    fn index_replace(&mut self, gid: &GroupId, old: &MetricFamily, new: &MetricFamily) {
+    fn index_replace(
+        &mut self,
+        gid: &GroupId,
+        old: &Arc<TimestampedFamily>,
+        new: &Arc<TimestampedFamily>,
+        decoded: &MetricFamily,
+    ) {
         if let Some(expo) = &mut self.expo {
             expo.replace(gid, old, new);
         }
-        self.consistency_remove(gid, old);
-        self.consistency_add(gid, new);
+        self.consistency_remove(gid, &old.family());
+        self.consistency_add(gid, decoded);
     }
 
-    fn index_remove(&mut self, gid: &GroupId, family: &MetricFamily) {
+    fn index_remove(&mut self, gid: &GroupId, family: &Arc<TimestampedFamily>) {
         if let Some(expo) = &mut self.expo {
             expo.remove(gid, family);
         }
-        self.consistency_remove(gid, family);
+        self.consistency_remove(gid, &family.family());
     }
 
     fn remove_group(&mut self, gid: &GroupId) -> bool {
@@ -388,25 +401,24 @@ impl State {
             self.deadlines.remove(&(d, gid.clone()));
         }
         for f in group.families.values() {
-            self.index_remove(gid, &f.family());
+            self.index_remove(gid, f);
         }
         self.generation += 1;
         true
     }
 
     fn set_family(&mut self, gid: &GroupId, family: MetricFamily, written_at: i64) {
+        let stored = Arc::new(TimestampedFamily::new(&family, written_at));
         let old = self
             .groups
             .get_mut(gid)
             .and_then(|g| g.families.remove(&family.name));
         match old {
-            Some(old) => self.index_replace(gid, &old.family(), &family),
-            None => self.index_add(gid, &family),
+            Some(old) => self.index_replace(gid, &old, &stored, &family),
+            None => self.index_add(gid, &stored, &family),
         }
         if let Some(group) = self.groups.get_mut(gid) {
-            group
-                .families
-                .insert(Arc::new(TimestampedFamily::new(&family, written_at)));
+            group.families.insert(stored);
         }
     }
 
@@ -477,7 +489,7 @@ impl State {
                 })
                 .unwrap_or_default();
             for f in stale {
-                self.index_remove(&gid, &f.family());
+                self.index_remove(&gid, &f);
             }
         }
         for family in families {
