@@ -15,6 +15,7 @@ use crate::api::MetricsCache;
 use crate::auth::WebAuth;
 use crate::config::Config;
 use crate::go;
+use crate::kept::PerGroup;
 use crate::model::NameValidation;
 use crate::push::PushSettings;
 use crate::scrape::{ScrapeCache, ScrapeSettings};
@@ -42,6 +43,8 @@ pub struct App {
     pub scrape_cache: ScrapeCache,
     /// `/api/v1/metrics`, reused until the store changes.
     pub api_cache: MetricsCache,
+    /// The web UI's family views per group, reused until the group changes.
+    pub ui_cache: PerGroup,
     /// Effective route prefix `P` (empty or `/x`).
     pub prefix: String,
     /// Telemetry path below `P`, with a leading `/`.
@@ -96,6 +99,7 @@ impl App {
             },
             scrape_cache: ScrapeCache::default(),
             api_cache: MetricsCache::default(),
+            ui_cache: PerGroup::default(),
             prefix: config.route_prefix(),
             telemetry_path: config.telemetry_path(),
             web,

@@ -21,6 +21,7 @@ pub mod healthcheck;
 pub mod histogram;
 pub mod http;
 pub mod json;
+pub mod kept;
 pub mod log;
 pub mod matcher;
 pub mod model;

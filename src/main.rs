@@ -182,6 +182,7 @@ fn spawn_expiry(app: Arc<App>) {
             std::thread::sleep(std::time::Duration::from_millis(250));
             app.api_cache
                 .forget_if_idle(pushgate::api::METRICS_CACHE_IDLE);
+            app.ui_cache.forget_if_idle(pushgate::ui::FAMILY_VIEWS_IDLE);
             for key in app.store.expire(go::unix_nanos_now()) {
                 app.telemetry.count_expired_group();
                 log::info("group expired", &[("group", &key)]);

@@ -317,6 +317,7 @@ impl App {
             Action::Ui => ui::page(
                 &self.store.groups(),
                 &ui::PageContext::new(&self.config, self.start_time),
+                &self.ui_cache,
             ),
             Action::Static => {
                 let path = String::from_utf8_lossy(&req.path);

@@ -1,7 +1,8 @@
 //! The web UI (`GET P/` and `GET P/status`) and its static assets.
 //!
 //! One page with two views (metrics, status), rendered on the server from a
-//! store snapshot: every name, label value and HELP is HTML-escaped here, and
+//! store snapshot, with each group's family views kept between loads (see
+//! `kept`): every name, label value and HELP is HTML-escaped here, and
 //! data reaches the script only through data attributes. The CSS and JS are
 //! compiled into the binary and served from `P/static/`; nothing is loaded
 //! from elsewhere. Deleting and refreshing happen in `ui/functions.js`
@@ -10,9 +11,13 @@
 mod groups;
 mod status;
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use crate::config::Config;
 use crate::go;
-use crate::http::{Response, Status};
+use crate::http::{Response, ResponseBody, Status};
+use crate::kept::PerGroup;
 use crate::store::GroupSnapshot;
 use crate::telemetry::{self, BuildInfo};
 
@@ -79,23 +84,38 @@ pub fn asset(name: &str) -> Response {
         .with_body(body.as_bytes().to_vec())
 }
 
+/// How long the groups' family views are kept after the last page load:
+/// longer than the longest live-refresh interval the page offers (60 s), so
+/// that an open page keeps them and a closed one lets them go.
+pub const FAMILY_VIEWS_IDLE: Duration = Duration::from_secs(90);
+
 /// `GET P/` and `GET P/status`: the page with both views; the script shows
-/// the one the URL names.
-pub fn page(groups: &[GroupSnapshot], ctx: &PageContext) -> Response {
-    let html = render_page(groups, ctx);
+/// the one the URL names. `kept` holds the groups' family views between
+/// loads (see [`FAMILY_VIEWS_IDLE`]).
+pub fn page(groups: &[GroupSnapshot], ctx: &PageContext, kept: &PerGroup) -> Response {
     Response::empty(Status::OK)
         .with_header("Content-Type", "text/html; charset=utf-8")
         .with_header("Content-Security-Policy", CSP)
         .with_header("X-Content-Type-Options", "nosniff")
         .with_header("Referrer-Policy", "no-referrer")
         .with_header("Cache-Control", "no-store")
-        .with_body(html.into_bytes())
+        .with_body(ResponseBody::Pieces(page_pieces(groups, ctx, kept)))
 }
 
-/// The whole page for `groups` (sorted by grouping key, as the store gives them).
+/// The whole page for `groups` (sorted by grouping key, as the store gives
+/// them), rendered from scratch.
 pub fn render_page(groups: &[GroupSnapshot], ctx: &PageContext) -> String {
+    let pieces = page_pieces(groups, ctx, &PerGroup::default());
+    String::from_utf8_lossy(&pieces.concat()).into_owned()
+}
+
+/// The page in pieces: what is written for this load, with each group's
+/// kept family views spliced in between.
+fn page_pieces(groups: &[GroupSnapshot], ctx: &PageContext, kept: &PerGroup) -> Vec<Arc<[u8]>> {
+    let families = kept.renderings(groups, groups::render_families);
     let base = escape(&ctx.base);
-    let mut html = String::with_capacity(8 * 1024 + groups.len() * 2048);
+    let mut page = Page::default();
+    let html = page.html();
     html.push_str("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">");
     html.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">");
     html.push_str("<meta name=\"color-scheme\" content=\"light dark\">");
@@ -110,10 +130,44 @@ pub fn render_page(groups: &[GroupSnapshot], ctx: &PageContext) -> String {
          <a class=\"tab\" data-view=\"status\" href=\"{base}/status\">Status</a></nav></header>\n",
         unix_seconds(ctx.now)
     ));
-    groups::render_metrics_view(&mut html, groups, ctx);
-    status::render_status_view(&mut html, ctx);
+    groups::render_metrics_view(&mut page, groups, &families, ctx);
+    let html = page.html();
+    status::render_status_view(html, ctx);
     html.push_str("</body></html>\n");
-    html
+    page.finish()
+}
+
+/// A page as it is written: HTML made for this load, with kept pieces
+/// spliced in between, never copied into one buffer.
+#[derive(Default)]
+struct Page {
+    pieces: Vec<Arc<[u8]>>,
+    html: String,
+}
+
+impl Page {
+    /// Where the HTML made for this load goes.
+    fn html(&mut self) -> &mut String {
+        &mut self.html
+    }
+
+    /// Appends a kept piece after what was written so far.
+    fn splice(&mut self, kept: &Arc<[u8]>) {
+        self.flush();
+        self.pieces.push(kept.clone());
+    }
+
+    fn flush(&mut self) {
+        if !self.html.is_empty() {
+            self.pieces.push(Arc::from(self.html.as_bytes()));
+            self.html.clear();
+        }
+    }
+
+    fn finish(mut self) -> Vec<Arc<[u8]>> {
+        self.flush();
+        self.pieces
+    }
 }
 
 /// Unix nanoseconds as fractional seconds, the unit the script computes in.
@@ -323,6 +377,55 @@ mod tests {
         assert!(!html.contains("<style"));
         for handler in ["onclick", "onload", "onerror", "javascript:"] {
             assert!(!html.contains(handler), "inline handler {handler}");
+        }
+    }
+
+    /// The page served with kept family views equals the page rendered
+    /// from scratch after every step of a fixed sequence of PUT, POST and
+    /// DELETE on a few groups, and keeps exactly the stored groups.
+    #[test]
+    fn kept_family_views_equal_a_full_render() {
+        use crate::model::{Metric, MetricFamily, MetricType, NameValidation, Value};
+        use crate::store::{CheckMode, Push, Store};
+
+        let store = Store::new(vec![], CheckMode::Checked, NameValidation::Legacy);
+        let kept = PerGroup::default();
+        let ctx = context();
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        for step in 0..200i64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let key = GroupingKey::new([Label::new("job", format!("j{}", x % 5))]);
+            if x % 7 == 0 {
+                store.delete(&key);
+            } else {
+                let name = ["a", "b", "c<&>"][(x / 7 % 3) as usize];
+                let mut family = MetricFamily::new(name.replace("<&>", "_x"), MetricType::Gauge);
+                family.help = Some(format!("help <{}>", x % 2));
+                family.metrics.push(Metric {
+                    labels: vec![Label::new("x", format!("\"{}\"", x % 3))],
+                    value: Value::Gauge(step as f64),
+                    timestamp_ms: None,
+                });
+                store.push(Push {
+                    key,
+                    families: vec![family],
+                    replace_group: x % 2 == 0,
+                    received_at: step * 1_000_000_000,
+                    ttl: None,
+                });
+            }
+            if x % 3 != 0 {
+                let groups = store.groups();
+                let served = page(&groups, &ctx, &kept).body.to_vec();
+                assert_eq!(
+                    String::from_utf8_lossy(&served),
+                    render_page(&groups, &ctx),
+                    "step {step}"
+                );
+                assert_eq!(kept.len(), groups.len(), "step {step}");
+            }
         }
     }
 

@@ -1,80 +1,48 @@
-//! `MetricsCache`: the `/api/v1/metrics` JSON kept per group, checked
-//! against the store's families by weak pointer and dropped when idle.
+//! `MetricsCache`: the `/api/v1/metrics` JSON kept per group (see `kept`).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, Weak};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use super::render::write_group;
 use super::{with_cors, APPLICATION_JSON};
 use crate::http::{Response, ResponseBody, Status};
-use crate::store::{Store, TimestampedFamily};
+use crate::kept::PerGroup;
+use crate::store::Store;
 
 /// `/api/v1/metrics` kept per group: a group's JSON is written again only
-/// when one of its families changed (each write replaces the shared family
-/// it touches, so comparing pointers is enough), and the response is the
-/// kept pieces in order, never one copy of the whole body. A push before
-/// each read therefore costs one group, not the store (~0.3 s at 100k
-/// series).
+/// when one of its families changed, and the response is the kept pieces
+/// in order, never one copy of the whole body. A push before each read
+/// therefore costs one group, not the store (~0.3 s at 100k series).
 #[derive(Default)]
 pub struct MetricsCache {
-    kept: Mutex<Kept>,
+    kept: PerGroup,
 }
 
-#[derive(Default)]
-struct Kept {
-    groups: HashMap<Vec<u8>, KeptGroup>,
-    /// When the kept JSON was last read (`None` while nothing is kept).
-    last_read: Option<Instant>,
-}
-
-/// One group's JSON, preceded by a comma, and the families it was written
-/// from. Weak pointers: a family a push replaced is freed at once, and its
-/// address cannot be reused by a new family while a weak pointer holds it.
-struct KeptGroup {
-    families: Vec<Weak<TimestampedFamily>>,
-    json: Arc<[u8]>,
-}
-
-/// How long the kept JSON outlives the last `/api/v1/metrics` read. A page
-/// or dashboard polling the API keeps it; a one-off read does not hold the
-/// JSON of every group (~150 bytes per series) for the life of the process.
-pub const METRICS_CACHE_IDLE: Duration = Duration::from_secs(30);
+/// How long the kept JSON outlives the last `/api/v1/metrics` read (~150
+/// bytes per series while kept).
+pub const METRICS_CACHE_IDLE: Duration = crate::kept::KEPT_IDLE;
 
 impl MetricsCache {
     /// The current `/api/v1/metrics` response.
     pub fn response(&self, store: &Store) -> Response {
         let groups = store.groups();
-        let mut all = self.kept.lock().unwrap_or_else(|p| p.into_inner());
-        all.last_read = Some(Instant::now());
-        let kept = &mut all.groups;
-        let mut next = HashMap::with_capacity(groups.len());
-        let mut pieces: Vec<Arc<[u8]>> = Vec::with_capacity(groups.len() + 2);
+        // Each group's JSON starts with the comma that separates it from
+        // the one before; the first group goes without it.
+        let json = self.kept.renderings(&groups, |group| {
+            let mut json = String::with_capacity(1024);
+            json.push(',');
+            write_group(&mut json, group);
+            json.into_bytes()
+        });
+        let mut pieces: Vec<Arc<[u8]>> = Vec::with_capacity(json.len() + 2);
         pieces.push(Arc::from(&b"{\"status\":\"success\",\"data\":["[..]));
-        for (i, group) in groups.iter().enumerate() {
-            let id = group.key.sort_key();
-            let entry = match kept.remove(&id) {
-                Some(k) if same_families(&k.families, &group.families) => k,
-                _ => {
-                    let mut json = String::with_capacity(1024);
-                    json.push(',');
-                    write_group(&mut json, group);
-                    KeptGroup {
-                        families: group.families.iter().map(Arc::downgrade).collect(),
-                        json: json.into_bytes().into(),
-                    }
-                }
-            };
+        for (i, group) in json.into_iter().enumerate() {
             pieces.push(if i == 0 {
-                // Without its comma: a copy of one group.
-                Arc::from(&entry.json[1..])
+                Arc::from(&group[1..])
             } else {
-                entry.json.clone()
+                group
             });
-            next.insert(id, entry);
         }
-        *kept = next;
-        drop(all);
         pieces.push(Arc::from(&b"]}"[..]));
         with_cors(Response::empty(Status::OK))
             .with_header("Content-Type", APPLICATION_JSON)
@@ -84,18 +52,8 @@ impl MetricsCache {
     /// Drops the kept JSON when no read came for `idle`; the next read
     /// writes every group again. Called by the expiry thread.
     pub fn forget_if_idle(&self, idle: Duration) {
-        let mut all = self.kept.lock().unwrap_or_else(|p| p.into_inner());
-        if all.last_read.is_some_and(|t| t.elapsed() >= idle) {
-            *all = Kept::default();
-        }
+        self.kept.forget_if_idle(idle);
     }
-}
-
-fn same_families(a: &[Weak<TimestampedFamily>], b: &[Arc<TimestampedFamily>]) -> bool {
-    a.len() == b.len()
-        && a.iter()
-            .zip(b)
-            .all(|(x, y)| std::ptr::eq(x.as_ptr(), Arc::as_ptr(y)))
 }
 
 #[cfg(test)]
@@ -165,7 +123,7 @@ mod tests {
             ttl: None,
         });
         let first = cache.response(&store);
-        let kept = |c: &MetricsCache| c.kept.lock().map(|k| k.groups.len()).unwrap_or(0);
+        let kept = |c: &MetricsCache| c.kept.len();
         cache.forget_if_idle(Duration::from_secs(3600));
         assert_eq!(kept(&cache), 1, "read just now: kept");
         cache.forget_if_idle(Duration::ZERO);

@@ -7,7 +7,9 @@
 
 use std::fmt::Write as _;
 
-use super::{push_attr, push_text, PageContext};
+use std::sync::Arc;
+
+use super::{push_attr, push_text, Page, PageContext};
 use crate::go;
 use crate::histogram;
 use crate::json;
@@ -27,7 +29,16 @@ const STALE_CHOICES: [(u32, &str); 5] = [
 /// Live refresh intervals offered, in seconds.
 const REFRESH_CHOICES: [u32; 4] = [5, 15, 30, 60];
 
-pub(super) fn render_metrics_view(html: &mut String, groups: &[GroupSnapshot], ctx: &PageContext) {
+/// The metrics view. `families` holds, per group in order, its family
+/// views as [`render_families`] writes them (kept between page loads): only
+/// each group's summary line, which shows ages, is written per load.
+pub(super) fn render_metrics_view(
+    page: &mut Page,
+    groups: &[GroupSnapshot],
+    families: &[Arc<[u8]>],
+    ctx: &PageContext,
+) {
+    let html = page.html();
     html.push_str("<main class=\"view\" id=\"metrics-view\">");
     render_toolbar(html, groups.len(), ctx.admin_api);
     let _ = write!(
@@ -36,9 +47,12 @@ pub(super) fn render_metrics_view(html: &mut String, groups: &[GroupSnapshot], c
          <span id=\"shown\"></span></p><div id=\"groups\">",
         count_text(groups.len())
     );
-    for group in groups {
-        render_group(html, group, ctx.now);
+    for (group, families) in groups.iter().zip(families) {
+        render_group_head(page.html(), group, ctx.now);
+        page.splice(families);
+        page.html().push_str(GROUP_END);
     }
+    let html = page.html();
     html.push_str("</div><p id=\"empty\" class=\"muted\"");
     if !groups.is_empty() {
         html.push_str(" hidden");
@@ -88,9 +102,17 @@ fn render_toolbar(html: &mut String, group_count: usize, admin_api: bool) {
     html.push_str("</div>");
 }
 
-fn render_group(html: &mut String, group: &GroupSnapshot, now: i64) {
+/// What closes a group's panel after its family views.
+const GROUP_END: &str = "</template></details>\n";
+
+/// A group's panel up to its family views: the labels, the times (with
+/// ages as of `now`) and the delete button.
+fn render_group_head(html: &mut String, group: &GroupSnapshot, now: i64) {
     let labels = job_first(group.key.labels());
-    let failed = !group.last_push_successful();
+    // Each gauge read decodes its family: read both once (what
+    // `GroupSnapshot::last_push_successful` and `last_write` compute).
+    let (push_time, failure_time) = (group.push_time(), group.failure_time());
+    let failed = failure_time > push_time;
     html.push_str("<details class=\"group");
     if failed {
         html.push_str(" failed");
@@ -101,13 +123,12 @@ fn render_group(html: &mut String, group: &GroupSnapshot, now: i64) {
         html,
         "\" data-rev=\"{}\" data-last=\"{}\"><summary><span class=\"labels\">",
         revision(group),
-        go::format_float(group.last_write())
+        go::format_float(push_time.max(failure_time))
     );
     for label in &labels {
         push_badge(html, label);
     }
     html.push_str("</span><span class=\"times\">");
-    let push_time = group.push_time();
     if push_time > 0.0 {
         html.push_str("last pushed: ");
         push_time_and_age(html, push_time, now);
@@ -116,16 +137,22 @@ fn render_group(html: &mut String, group: &GroupSnapshot, now: i64) {
     }
     if failed {
         html.push_str(" <span class=\"badge failed\">Last push failed!</span> at ");
-        push_time_and_age(html, group.failure_time(), now);
+        push_time_and_age(html, failure_time, now);
     }
     if let Some(deadline) = group.expires_at {
         push_expiry(html, deadline, now);
     }
     html.push_str("</span><button type=\"button\" class=\"delete-group danger\">Delete Group</button></summary><template>");
+}
+
+/// A group's family views, inside its panel's inert `<template>`: a
+/// function of its families alone, so kept between page loads.
+pub(super) fn render_families(group: &GroupSnapshot) -> Vec<u8> {
+    let mut html = String::with_capacity(256 * group.families.len());
     for family in &group.families {
-        render_family(html, family);
+        render_family(&mut html, family);
     }
-    html.push_str("</template></details>\n");
+    html.into_bytes()
 }
 
 /// Changes whenever the group is written: the newest write time of its
@@ -384,14 +411,14 @@ mod tests {
         let mut g = group(&[("job", "j")], 1000.0, 0.0);
         g.expires_at = Some(1_090_000_000_000);
         let mut html = String::new();
-        render_group(&mut html, &g, 1_000_000_000_000);
+        render_group_head(&mut html, &g, 1_000_000_000_000);
         assert!(
             html.contains("expires <time datetime=\"1970-01-01T00:18:10Z\">"),
             "{html}"
         );
         assert!(html.contains("in 1 min"), "{html}");
         let mut plain = String::new();
-        render_group(
+        render_group_head(
             &mut plain,
             &group(&[("job", "j")], 1000.0, 0.0),
             1_000_000_000_000,
