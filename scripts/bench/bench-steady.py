@@ -14,6 +14,10 @@ judged binary), fills each with GROUPS groups of SERIES series (one family), the
      at PUSH_RATE/s and one plain scrape per second. VmHWM is reset
      (/proc/PID/clear_refs) at its start, so the peak is the peak during the run;
      VmRSS before and after it.
+  3. The web UI page (GET /) right after a push, as in 1; after the churn run, because
+     a page load keeps each group's family views for 90 s (RSS is measured around 2).
+  Push latency is measured between 1 and 2: PUTs alternating push by push with the
+     empty twin.
 
 Upstream runs with --push.disable-consistency-check: with the check, every upstream
 push re-gathers the whole store, and filling 10,000 groups takes ~15 minutes on 2
@@ -51,6 +55,9 @@ READS = [
     ("protobuf", "/metrics", {"Accept": PROTOBUF, "Accept-Encoding": "gzip"}),
     ("api", "/api/v1/metrics", {}),
 ]
+# Read after the churn run, so that the family views a UI page load keeps (dropped
+# 90 s after the last load) do not count in the RSS measured around it.
+UI_READS = [("ui", "/", {"Accept": "text/html"})]
 
 # Issue 14 targets.
 SCRAPE_SPEEDUP = 20
@@ -172,13 +179,13 @@ def after_push_round(gw, pusher, reader, kind, path, headers):
     return push_s, elapsed, cpu_s(gw.pid) - cpu0, len(data)
 
 
-def reads_after_push(gws):
+def reads_after_push(gws, reads=READS):
     """Interleaved rounds: each gateway in turn gets push+read for each read kind."""
     clients = {gw.name: (KeepAliveClient(gw.port), Reader(gw.port)) for gw in gws}
-    samples = {(gw.name, kind): [] for gw in gws for kind, _, _ in READS}
+    samples = {(gw.name, kind): [] for gw in gws for kind, _, _ in reads}
     pushes = {gw.name: [] for gw in gws}
     try:
-        for kind, path, headers in READS:
+        for kind, path, headers in reads:
             started = {gw.name: time.monotonic() for gw in gws}
             for r in range(max(ROUNDS.values())):
                 order = gws if r % 2 == 0 else list(reversed(gws))
@@ -199,7 +206,7 @@ def reads_after_push(gws):
             pusher.close()
             reader.close()
     for gw in gws:
-        for kind, _, _ in READS:
+        for kind, _, _ in reads:
             got = samples[(gw.name, kind)]
             if not got:
                 continue
@@ -207,7 +214,7 @@ def reads_after_push(gws):
             gw.results[f"{kind}.cpu"] = statistics.median(c for _, c, _ in got)
             gw.results[f"{kind}.bytes"] = got[-1][2]
             gw.results[f"{kind}.n"] = len(got)
-        if pushes[gw.name]:
+        if pushes[gw.name] and reads is READS:
             gw.results["push.after_read.s"] = statistics.median(pushes[gw.name])
 
 
@@ -307,9 +314,12 @@ ROWS = [
     ("server CPU per scrape, gzip", "gzip.cpu", fmt_ms, True),
     ("server CPU per scrape, protobuf+gzip", "protobuf.cpu", fmt_ms, True),
     ("server CPU per /api/v1/metrics", "api.cpu", fmt_ms, True),
+    ("web UI page after a push, p50", "ui.s", fmt_ms, True),
+    ("server CPU per web UI page", "ui.cpu", fmt_ms, True),
     ("body plain", "plain.bytes", fmt_size, True),
     ("body gzip", "gzip.bytes", fmt_size, True),
     ("body protobuf+gzip", "protobuf.bytes", fmt_size, True),
+    ("body web UI page", "ui.bytes", fmt_size, True),
     ("RSS before the churn run", "rss.before", fmt_mib, True),
     ("peak RSS (VmHWM) during the churn run", "rss.peak", fmt_mib, True),
     ("RSS after the churn run", "rss.after", fmt_mib, True),
@@ -343,7 +353,7 @@ def report(gws, twin, upstream):
           f"keep-alive connection, each right after a PUT of a random group; churn: "
           f"{PUSH_RATE} PUTs/s + 1 scrape/s for {CHURN_S} s on all gateways at once.")
     for g in cols:
-        counts = ", ".join(f"{k} {g.results.get(k + '.n', 0)}" for k, _, _ in READS)
+        counts = ", ".join(f"{k} {g.results.get(k + '.n', 0)}" for k, _, _ in READS + UI_READS)
         print(f"  {g.name}: {g.results.get('groups', 0):,} groups filled in "
               f"{g.results.get('fill_s', 0):.1f} s; reads {counts}; churn pushes "
               f"{g.results.get('churn.pushes', 0)}")
@@ -415,6 +425,8 @@ def run(specs, upstream_bin):
         push_latency(gws, twin)
         print(f"== steady: churn run, {CHURN_S} s, all gateways at once", flush=True)
         churn_run(gws)
+        print("== steady: web UI page right after a push (interleaved)", flush=True)
+        reads_after_push(gws, UI_READS)
     finally:
         for gw in gws + [twin]:
             gw.proc.stop()
