@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::model::{Label, Metric, MetricFamily, MetricType, Value};
+use crate::model::{GroupingKey, Label, Metric, MetricFamily, MetricType, Value};
+use crate::store::{Push, Store};
 
 /// One series with the given labels (in the given order) and value.
 pub(crate) fn series(labels: &[(&str, &str)], value: Value) -> Metric {
@@ -84,4 +85,40 @@ pub(crate) fn eventually(limit: Duration, cond: impl Fn() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(10));
     }
     cond()
+}
+
+/// A fixed sequence of `steps` writes to five groups of `store`: a PUT or
+/// POST of one family (with a HELP, and label values that need escaping in
+/// HTML and JSON) or a DELETE, chosen by xorshift64 from `seed`. Calls
+/// `check(step)` after about two steps in three, for tests that hold a
+/// kept rendering to one made from scratch.
+pub(crate) fn random_writes(store: &Store, seed: u64, steps: i64, mut check: impl FnMut(i64)) {
+    let mut x = seed;
+    for step in 0..steps {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let key = GroupingKey::new([Label::new("job", format!("j{}", x % 5))]);
+        if x % 7 == 0 {
+            store.delete(&key);
+        } else {
+            let name = ["a", "b", "c"][(x / 7 % 3) as usize];
+            let mut family = MetricFamily::new(name, MetricType::Gauge);
+            family.help = Some(format!("help <{}>", x % 2));
+            family.metrics.push(series(
+                &[("x", &format!("\"{}\" &", x % 3))],
+                Value::Gauge(step as f64),
+            ));
+            store.push(Push {
+                key,
+                families: vec![family],
+                replace_group: x % 2 == 0,
+                received_at: step * 1_000_000_000,
+                ttl: None,
+            });
+        }
+        if x % 3 != 0 {
+            check(step);
+        }
+    }
 }

@@ -385,48 +385,22 @@ mod tests {
     /// DELETE on a few groups, and keeps exactly the stored groups.
     #[test]
     fn kept_family_views_equal_a_full_render() {
-        use crate::model::{Metric, MetricFamily, MetricType, NameValidation, Value};
-        use crate::store::{CheckMode, Push, Store};
+        use crate::model::NameValidation;
+        use crate::store::{CheckMode, Store};
 
         let store = Store::new(vec![], CheckMode::Checked, NameValidation::Legacy);
         let kept = PerGroup::default();
         let ctx = context();
-        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-        for step in 0..200i64 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            let key = GroupingKey::new([Label::new("job", format!("j{}", x % 5))]);
-            if x % 7 == 0 {
-                store.delete(&key);
-            } else {
-                let name = ["a", "b", "c<&>"][(x / 7 % 3) as usize];
-                let mut family = MetricFamily::new(name.replace("<&>", "_x"), MetricType::Gauge);
-                family.help = Some(format!("help <{}>", x % 2));
-                family.metrics.push(Metric {
-                    labels: vec![Label::new("x", format!("\"{}\"", x % 3))],
-                    value: Value::Gauge(step as f64),
-                    timestamp_ms: None,
-                });
-                store.push(Push {
-                    key,
-                    families: vec![family],
-                    replace_group: x % 2 == 0,
-                    received_at: step * 1_000_000_000,
-                    ttl: None,
-                });
-            }
-            if x % 3 != 0 {
-                let groups = store.groups();
-                let served = page(&groups, &ctx, &kept).body.to_vec();
-                assert_eq!(
-                    String::from_utf8_lossy(&served),
-                    render_page(&groups, &ctx),
-                    "step {step}"
-                );
-                assert_eq!(kept.len(), groups.len(), "step {step}");
-            }
-        }
+        crate::testutil::random_writes(&store, 0x2545_f491_4f6c_dd1d, 200, |step| {
+            let groups = store.groups();
+            let served = page(&groups, &ctx, &kept).body.to_vec();
+            assert_eq!(
+                String::from_utf8_lossy(&served),
+                render_page(&groups, &ctx),
+                "step {step}"
+            );
+            assert_eq!(kept.len(), groups.len(), "step {step}");
+        });
     }
 
     #[test]

@@ -69,38 +69,13 @@ mod tests {
     fn kept_groups_equal_a_full_render() {
         let store = Store::new(vec![], CheckMode::Checked, NameValidation::Legacy);
         let cache = MetricsCache::default();
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-        for step in 0..200i64 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            let key = GroupingKey::new([Label::new("job", format!("j{}", x % 5))]);
-            if x % 7 == 0 {
-                store.delete(&key);
-            } else {
-                let name = ["a", "b", "c"][(x / 7 % 3) as usize];
-                let mut family = crate::model::MetricFamily::new(name, MetricType::Gauge);
-                family.metrics.push(crate::model::Metric {
-                    labels: vec![Label::new("x", format!("{}", x % 3))],
-                    value: crate::model::Value::Gauge(step as f64),
-                    timestamp_ms: None,
-                });
-                store.push(Push {
-                    key,
-                    families: vec![family],
-                    replace_group: x % 2 == 0,
-                    received_at: step * 1_000_000_000,
-                    ttl: None,
-                });
-            }
-            if x % 3 != 0 {
-                assert_eq!(
-                    String::from_utf8_lossy(&cache.response(&store).body.to_vec()),
-                    String::from_utf8_lossy(&metrics(&store.groups()).body.to_vec()),
-                    "step {step}"
-                );
-            }
-        }
+        crate::testutil::random_writes(&store, 0x9e37_79b9_7f4a_7c15, 200, |step| {
+            assert_eq!(
+                String::from_utf8_lossy(&cache.response(&store).body.to_vec()),
+                String::from_utf8_lossy(&metrics(&store.groups()).body.to_vec()),
+                "step {step}"
+            );
+        });
     }
 
     /// An idle cache forgets its JSON; a recent read keeps it; the answer
