@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
+use crate::model::GroupingKey;
 use crate::store::{GroupSnapshot, TimestampedFamily};
 
 /// How long kept renderings outlive the last read that used them. A page
@@ -28,8 +29,7 @@ pub struct PerGroup {
 
 #[derive(Default)]
 struct Kept {
-    /// By grouping key (`GroupingKey::sort_key`).
-    groups: HashMap<Vec<u8>, KeptGroup>,
+    groups: HashMap<GroupingKey, KeptGroup>,
     /// When the renderings were last read (`None` while nothing is kept).
     last_read: Option<Instant>,
 }
@@ -54,8 +54,7 @@ impl PerGroup {
         let mut next = HashMap::with_capacity(groups.len());
         let mut out = Vec::with_capacity(groups.len());
         for group in groups {
-            let id = group.key.sort_key();
-            let entry = match all.groups.remove(&id) {
+            let entry = match all.groups.remove(&group.key) {
                 Some(k) if same_families(&k.families, &group.families) => k,
                 _ => KeptGroup {
                     families: group.families.iter().map(Arc::downgrade).collect(),
@@ -63,7 +62,7 @@ impl PerGroup {
                 },
             };
             out.push(entry.bytes.clone());
-            next.insert(id, entry);
+            next.insert(group.key.clone(), entry);
         }
         all.groups = next;
         out
@@ -98,7 +97,7 @@ fn same_families(a: &[Weak<TimestampedFamily>], b: &[Arc<TimestampedFamily>]) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{GroupingKey, Label, Metric, MetricFamily, MetricType, Value};
+    use crate::model::{Label, Metric, MetricFamily, MetricType, Value};
 
     fn group(job: &str, families: Vec<Arc<TimestampedFamily>>) -> GroupSnapshot {
         GroupSnapshot {

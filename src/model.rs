@@ -8,6 +8,7 @@
 //! This module does no I/O and knows no wire format.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// Name of the gauge that records the last successful write of a group.
 pub const PUSH_TIME_METRIC: &str = "push_time_seconds";
@@ -285,10 +286,11 @@ pub struct BucketSpan {
 }
 
 /// The grouping key of a group: its URL labels (always including `job`),
-/// sorted by name, each name once.
+/// sorted by name, each name once. Shared, not copied, when cloned: every
+/// read of the groups (API, UI, persistence) takes a copy of each key.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct GroupingKey {
-    labels: Vec<Label>,
+    labels: Arc<[Label]>,
 }
 
 impl GroupingKey {
@@ -303,7 +305,9 @@ impl GroupingKey {
             }
         }
         sorted.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
-        GroupingKey { labels: sorted }
+        GroupingKey {
+            labels: sorted.into(),
+        }
     }
 
     pub fn labels(&self) -> &[Label] {
