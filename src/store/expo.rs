@@ -109,8 +109,9 @@ impl Entry {
 
     /// The entry's place, to search for it.
     fn probe(&self) -> Probe<'_> {
+        let from = self.order_from();
         Probe {
-            order: &self.order_from()[..order_len(self.order_from())],
+            order: &from[..order_len(from)],
             gid: &self.gid,
             index: self.index,
         }
