@@ -37,6 +37,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lib"))
 import gwlib  # noqa: E402
 from bench_push import KeepAliveClient, parallel_puts, put_request  # noqa: E402
+from benchfmt import fmt_kb, fmt_mib, fmt_ms, fmt_whole_bytes, ratio_text  # noqa: E402
 
 GROUPS = int(os.environ.get("BENCH_STEADY_GROUPS", "10000"))
 SERIES = 10
@@ -285,24 +286,6 @@ def churn_run(gws):
                                         / max(1, series))
 
 
-def fmt_ms(v):
-    if v is None:
-        return "n/a"
-    return f"{v * 1000:.1f} ms" if v >= 0.01 else f"{v * 1e6:.0f} us"
-
-
-def fmt_mib(v):
-    return "n/a" if v is None else f"{v / 1024:.1f} MiB"
-
-
-def fmt_b(v):
-    return "n/a" if v is None else f"{v:.0f} B"
-
-
-def fmt_size(v):
-    return "n/a" if v is None else f"{v / 1024 / 1024:.2f} MiB"
-
-
 ROWS = [
     ("push p50, alternating with the empty twin", "push.s", fmt_ms, True),
     ("push p50, right after a read", "push.after_read.s", fmt_ms, True),
@@ -316,21 +299,15 @@ ROWS = [
     ("server CPU per /api/v1/metrics", "api.cpu", fmt_ms, True),
     ("web UI page after a push, p50", "ui.s", fmt_ms, True),
     ("server CPU per web UI page", "ui.cpu", fmt_ms, True),
-    ("body plain", "plain.bytes", fmt_size, True),
-    ("body gzip", "gzip.bytes", fmt_size, True),
-    ("body protobuf+gzip", "protobuf.bytes", fmt_size, True),
-    ("body web UI page", "ui.bytes", fmt_size, True),
-    ("RSS before the churn run", "rss.before", fmt_mib, True),
-    ("peak RSS (VmHWM) during the churn run", "rss.peak", fmt_mib, True),
-    ("RSS after the churn run", "rss.after", fmt_mib, True),
-    ("RSS per series after the churn run", "rss.per_series", fmt_b, True),
+    ("body plain", "plain.bytes", fmt_mib, True),
+    ("body gzip", "gzip.bytes", fmt_mib, True),
+    ("body protobuf+gzip", "protobuf.bytes", fmt_mib, True),
+    ("body web UI page", "ui.bytes", fmt_mib, True),
+    ("RSS before the churn run", "rss.before", fmt_kb, True),
+    ("peak RSS (VmHWM) during the churn run", "rss.peak", fmt_kb, True),
+    ("RSS after the churn run", "rss.after", fmt_kb, True),
+    ("RSS per series after the churn run", "rss.per_series", fmt_whole_bytes, True),
 ]
-
-
-def ratio(ours, theirs):
-    if not ours or not theirs:
-        return "n/a"
-    return f"{theirs / ours:.1f}x better" if theirs >= ours else f"{ours / theirs:.1f}x worse"
 
 
 def report(gws, twin, upstream):
@@ -346,7 +323,7 @@ def report(gws, twin, upstream):
     for label, key, fmt, _ in ROWS:
         row = f"{label:<44s}" + "".join(f"{fmt(g.results.get(key)):>{width}s}" for g in cols)
         if upstream:
-            row += f"  {ratio(judged.results.get(key), upstream.results.get(key)):>14s}"
+            row += f"  {ratio_text(judged.results.get(key), upstream.results.get(key)):>14s}"
         print(row)
     print()
     print(f"each group: one family of {SERIES} series + 2 push-time series; reads on one "
@@ -386,16 +363,16 @@ def verdicts(gws, twin, upstream):
     if r.get("rss.peak") and r.get("rss.before"):
         x = r["rss.peak"] / r["rss.before"]
         check(f"peak RSS during churn <= {PEAK_RATIO}x RSS before", x <= PEAK_RATIO,
-              f"{x:.2f}x ({fmt_mib(r['rss.peak'])} vs {fmt_mib(r['rss.before'])})")
+              f"{x:.2f}x ({fmt_kb(r['rss.peak'])} vs {fmt_kb(r['rss.before'])})")
     if r.get("rss.per_series") and u.get("rss.per_series"):
         x = r["rss.per_series"] / u["rss.per_series"]
         check("RSS per series after churn <= 1/4 of upstream's", x <= RSS_SERIES_FRACTION,
-              f"{x:.2f} ({fmt_b(r['rss.per_series'])} vs {fmt_b(u['rss.per_series'])})")
+              f"{x:.2f} ({fmt_whole_bytes(r['rss.per_series'])} vs {fmt_whole_bytes(u['rss.per_series'])})")
     glibc = next((g for g in gws if "glibc" in g.name), None)
     if glibc and glibc.results.get("rss.after") and r.get("rss.after"):
         x = glibc.results["rss.after"] / r["rss.after"]
         check(f"glibc RSS after churn <= {GLIBC_RATIO}x musl's", x <= GLIBC_RATIO,
-              f"{x:.2f}x ({fmt_mib(glibc.results['rss.after'])} vs {fmt_mib(r['rss.after'])})")
+              f"{x:.2f}x ({fmt_kb(glibc.results['rss.after'])} vs {fmt_kb(r['rss.after'])})")
     if r.get("push.s") and twin.results.get("push.s"):
         x = r["push.s"] / twin.results["push.s"]
         check(f"push p50 at 10k groups <= {PUSH_SELF_RATIO}x own empty store", x <= PUSH_SELF_RATIO,

@@ -30,6 +30,8 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lib"))
 import gwlib  # noqa: E402
 from bench_push import KeepAliveClient, parallel_puts, put_request  # noqa: E402
+from benchfmt import (fmt_bytes, fmt_kb, fmt_rps, fmt_s, fmt_us, fmt_whole_bytes,  # noqa: E402
+                      ratio_text)
 
 WRK_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "wrk.lua")
 WRK_TIMEOUT = "120s"
@@ -384,44 +386,6 @@ def machine():
             f"load average {' '.join(load)} at start")
 
 
-def fmt_us(v):
-    if v is None:
-        return "n/a"
-    if v >= 100_000:
-        return f"{v / 1000:.0f} ms"
-    if v >= 10_000:
-        return f"{v / 1000:.1f} ms"
-    return f"{v:.0f} us"
-
-
-def fmt_rps(v):
-    if v is None:
-        return "n/a"
-    return f"{v:.1f}/s" if v < 100 else f"{v:,.0f}/s"
-
-
-def fmt_kb(v):
-    return "n/a" if v is None else f"{v / 1024:.1f} MiB"
-
-
-def fmt_bytes(v):
-    if v is None:
-        return "n/a"
-    if v >= 1024 * 1024:
-        return f"{v / 1024 / 1024:.2f} MiB"
-    if v >= 1024:
-        return f"{v / 1024:.1f} KiB"
-    return f"{v} B"
-
-
-def fmt_s(v):
-    return "n/a" if v is None else f"{v:.2f} s"
-
-
-def fmt_plain(v):
-    return "n/a" if v is None else f"{v:.0f} B"
-
-
 # (label, result key, formatter, lower is better)
 ROWS = [
     ("binary size", "binary.bytes", fmt_bytes, True),
@@ -433,7 +397,7 @@ ROWS = [
     ("push p50, 100k series", "push@100k", fmt_us, True),
     ("push p99, 100k series", "push@100k.p99", fmt_us, True),
     ("RSS at 100k series (before any scrape)", "rss.100k", fmt_kb, True),
-    ("RSS per series (before any scrape)", "rss.100k.per_series", fmt_plain, True),
+    ("RSS per series (before any scrape)", "rss.100k.per_series", fmt_whole_bytes, True),
     ("scrape p50, 100k, plain", "scrape.plain", fmt_us, True),
     ("scrape p50, 100k, gzip", "scrape.gzip", fmt_us, True),
     ("scrape throughput, 4 conns, plain", "scrape.plain.rps", fmt_rps, False),
@@ -443,20 +407,12 @@ ROWS = [
     ("/api/v1/metrics p50, 100k", "api", fmt_us, True),
     ("/api/v1/metrics body", "api.bytes", fmt_bytes, True),
     ("RSS at 100k after the scrapes", "rss.scraped", fmt_kb, True),
-    ("RSS per series after the scrapes", "rss.scraped.per_series", fmt_plain, True),
+    ("RSS per series after the scrapes", "rss.scraped.per_series", fmt_whole_bytes, True),
     ("peak RSS (VmHWM) after the scrapes", "rss.hwm", fmt_kb, True),
     ("shutdown incl. snapshot write, 100k", "snapshot_s", fmt_s, True),
     ("snapshot file size, 100k", "snapshot.bytes", fmt_bytes, True),
     ("restart from snapshot until ready, 100k", "restart_s", fmt_s, True),
 ]
-
-
-def ratio_text(ours, theirs, lower_better):
-    if ours is None or theirs is None or ours == 0 or theirs == 0:
-        return "n/a"
-    if lower_better:
-        return f"{theirs / ours:.1f}x better" if theirs >= ours else f"{ours / theirs:.1f}x worse"
-    return f"{ours / theirs:.1f}x better" if ours >= theirs else f"{theirs / ours:.1f}x worse"
 
 
 def print_table(gws, upstream, twin):
